@@ -1,0 +1,1 @@
+"""Terrarium: a real, container-backed AWS-style cloud on one Linux host."""
