@@ -1,0 +1,218 @@
+"""The one HTTP entry point for every AWS service: route, authenticate, parse, validate, authorise, dispatch,
+serialise. Each step can fail only with an `AwsError`, which is answered in the service's own envelope; any
+other exception is logged and answered as `InternalFailure`, so a client never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+from typing import Awaitable, Callable, Protocol as TypingProtocol
+
+from aiohttp import web
+from botocore.model import OperationModel, ServiceModel
+
+from runtime.api import specs
+from runtime.api.context import Credential, Principal, RequestContext
+from runtime.api.dispatch import BoundOperation, Dispatcher
+from runtime.api.errors import CONSTRAINT, INVALID, MISSING, UNKNOWN, WireError, internal_failure, not_implemented
+from runtime.api.http import HttpRequest, HttpResponse
+from runtime.api.protocols.rest_xml import RestXmlProtocol
+from runtime.api.sigv4 import MAX_SKEW_SECONDS, MalformedAuth, Signature, read_signature, signature_matches
+from runtime.api.validate import coral_message, validate
+from runtime.errors import AwsError
+
+LOG = logging.getLogger(__name__)
+_DATED_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/")
+BAD_SIGNATURE_MESSAGE = ("The request signature we calculated does not match the signature you provided. "
+                         "Check your AWS Secret Access Key and signing method. "
+                         "Consult the service documentation for details.")
+
+
+class CredentialSource(TypingProtocol):
+    def lookup(self, access_key: str) -> Credential | None: ...
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why the policy engine refused, in the words the caller should see."""
+
+    principal_arn: str
+    action: str
+    resource: str
+    explicit: bool
+
+
+Authorizer = Callable[[RequestContext, BoundOperation, dict], Awaitable[Denial | None]]
+
+
+async def allow_all(ctx: RequestContext, op: BoundOperation, params: dict) -> Denial | None:
+    return None
+
+
+class Gateway:
+    def __init__(self, dispatcher: Dispatcher, credentials: CredentialSource, *, region: str,
+                 authorize: Authorizer = allow_all, clock: Callable[[], float] = time.time) -> None:
+        self.dispatcher = dispatcher
+        self.credentials = credentials
+        self.region = region
+        self.authorize = authorize
+        self.clock = clock
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPException:
+            raise
+        except Exception:  # a client that hangs up mid-body
+            LOG.debug("could not read request body", exc_info=True)
+            body = b""
+        http = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
+                           request.headers, body)
+        response = await self.handle_http(http, source_ip=request.remote or "127.0.0.1",
+                                          secure=request.secure)
+        return web.Response(status=response.status, headers=response.headers, body=response.body)
+
+    async def handle_http(self, http: HttpRequest, *, source_ip: str = "127.0.0.1",
+                          secure: bool = False) -> HttpResponse:
+        service_name, signature, auth_error = self._route(http)
+        info = specs.SERVICES.get(service_name)
+        request_id = secrets.token_hex(8).upper() if service_name == "s3" else str(uuid.uuid4())
+        if info is None:
+            model = specs.service_model("sts")
+            return specs.protocol_for(model).serialize_error(model, AwsError(
+                "NotImplemented", f"Terrarium does not implement the service '{service_name}'.", status=501,
+                sender_fault=False), request_id)
+        model = specs.service_model(service_name)
+        protocol = specs.protocol_for(model)
+        try:
+            if auth_error is not None:
+                raise auth_error
+            operation = protocol.operation_for(model, http)
+            credential = self._authenticate(http, signature, info, operation)
+            ctx = RequestContext(service_name, operation.name, self._region(signature, info), request_id,
+                                 credential.principal, http, source_ip, secure, credential)
+            params = self._parse(protocol, operation, http, info)
+            bound = self.dispatcher.get(service_name, operation.name)
+            if bound is None:
+                raise not_implemented(operation.name, service_name)
+            denial = await self.authorize(ctx, bound, params)
+            if denial is not None:
+                raise denied_error(info, denial)
+            if service_name == "ec2" and params.get("DryRun"):
+                raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
+            result = await bound(ctx, params)
+            return protocol.serialize(operation, result, request_id)
+        except AwsError as error:
+            return self._error(protocol, model, error, request_id, http)
+        except Exception:
+            LOG.exception("internal failure serving %s %s", http.method, http.path)
+            return self._error(protocol, model, internal_failure(), request_id, http)
+
+    def _error(self, protocol, model: ServiceModel, error: AwsError, request_id: str, http: HttpRequest):
+        if isinstance(protocol, RestXmlProtocol):
+            return protocol.serialize_error(model, error, request_id, head=http.method == "HEAD")
+        return protocol.serialize_error(model, error, request_id)
+
+    def _route(self, http: HttpRequest) -> tuple[str, Signature | None, AwsError | None]:
+        """The service a request is for: its signing scope first, then path, target and Version fallbacks."""
+        try:
+            signature = read_signature(http)
+        except MalformedAuth as exc:
+            return self._unsigned_service(http), None, AwsError("IncompleteSignature", str(exc), 400)
+        if signature is not None:
+            return signature.service, signature, None
+        return self._unsigned_service(http), None, None
+
+    def _unsigned_service(self, http: HttpRequest) -> str:
+        target = http.headers.get("X-Amz-Target", "")
+        if target:
+            return specs.json_targets().get(target.rpartition(".")[0], "unknown")
+        if _DATED_PATH.match(http.path):
+            return "lambda"
+        content_type = http.headers.get("Content-Type", "")
+        if (http.method == "POST" and "x-www-form-urlencoded" in content_type) or "Action=" in http.query_string:
+            form = parse_qs(http.body.decode("utf-8", "replace") + "&" + http.query_string)
+            version = (form.get("Version") or [""])[0]
+            return specs.api_versions().get(version, "sts")
+        return "s3"
+
+    def _region(self, signature: Signature | None, info: specs.ServiceInfo) -> str:
+        if signature is None or info.global_region:
+            return self.region
+        return signature.region
+
+    def _authenticate(self, http: HttpRequest, signature: Signature | None, info: specs.ServiceInfo,
+                      operation: OperationModel) -> Credential:
+        if signature is None:
+            if operation.auth_type == "none" or operation.metadata.get("auth") == ["smithy.api#noAuth"]:
+                return anonymous_credential()
+            raise _fault(info.missing_auth, "Request is missing Authentication Token")
+        credential = self.credentials.lookup(signature.access_key)
+        if credential is None or not credential.active:
+            raise _fault(info.unknown_key, "The security token included in the request is invalid.")
+        if credential.session_token is not None and signature.security_token != credential.session_token:
+            raise _fault(info.unknown_key, "The security token included in the request is invalid.")
+        now = self.clock()
+        if credential.expires is not None and now >= credential.expires:
+            raise _fault(info.expired_token, "The security token included in the request is expired")
+        stamp = signature.timestamp.timestamp()
+        if signature.presigned:
+            if now > stamp + signature.expires:
+                raise _fault(info.denied if info.name == "s3" else info.expired_token, "Request has expired")
+        elif abs(now - stamp) > MAX_SKEW_SECONDS:
+            raise _fault(info.skewed, f"Signature expired: {signature.timestamp:%Y%m%dT%H%M%SZ} is now earlier "
+                                      f"than the allowed window (15 minutes of server time)")
+        if not signature_matches(http, signature, credential.secret):
+            raise _fault(info.bad_signature, BAD_SIGNATURE_MESSAGE)
+        return credential
+
+    def _parse(self, protocol, operation: OperationModel, http: HttpRequest, info: specs.ServiceInfo) -> dict:
+        try:
+            params = protocol.parse(operation, http)
+        except WireError as error:
+            raise wire_error(info, [error]) from error
+        errors = validate(operation.input_shape, params)
+        if errors:
+            raise wire_error(info, errors)
+        return params
+
+
+def _fault(fault: specs.Fault, message: str) -> AwsError:
+    code, status = fault
+    return AwsError(code, message, status)
+
+
+def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
+    first = errors[0]
+    if info.name == "ec2":
+        if first.kind == MISSING:
+            return AwsError(info.missing_param, f"The request must contain the parameter {first.member}")
+        if first.kind == UNKNOWN:
+            return AwsError(info.unknown_param, first.message)
+        return AwsError(info.invalid_param, first.message)
+    code = {MISSING: info.missing_param, CONSTRAINT: info.constraint, INVALID: info.invalid_param,
+            UNKNOWN: info.invalid_param}[first.kind]
+    message = coral_message(errors) if first.kind in (MISSING, CONSTRAINT) else first.message
+    return AwsError(code, message)
+
+
+def denied_error(info: specs.ServiceInfo, denial: Denial) -> AwsError:
+    code, status = info.denied
+    reason = "with an explicit deny" if denial.explicit else "because no identity-based policy allows the action"
+    detail = (f"User: {denial.principal_arn} is not authorized to perform: {denial.action} "
+              f"on resource: {denial.resource} {reason}")
+    if info.name == "ec2":
+        return AwsError(code, f"You are not authorized to perform this operation. {detail}", status)
+    if info.name == "s3":
+        return AwsError(code, "Access Denied", status)
+    return AwsError(code, detail, status)
+
+
+def anonymous_credential() -> Credential:
+    return Credential("", "", Principal("*", "anonymous", "", "anonymous", "anonymous"))

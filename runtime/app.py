@@ -1,0 +1,66 @@
+"""The composition root: the only module that knows every part and wires them together.
+
+Long-lived resources are opened by aiohttp cleanup contexts in dependency order (account -> gateway) and
+closed in reverse when the server stops, so a SIGTERM always leaves a consistent data directory.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from runtime.api.dispatch import Dispatcher
+from runtime.api.gateway import Gateway
+from runtime.config import Settings
+from runtime.iam import account as accounts
+from runtime.iam.credentials import CredentialResolver
+from runtime.services.ec2.regions import RegionsProvider
+from runtime.services.sts.provider import StsProvider
+
+LOG = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+ACCOUNT = web.AppKey("account", accounts.Account)
+GATEWAY = web.AppKey("gateway", Gateway)
+
+MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher:
+    dispatcher = Dispatcher()
+    dispatcher.register("sts", StsProvider())
+    dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
+    return dispatcher
+
+
+async def _account_ctx(app: web.Application):
+    settings = app[SETTINGS]
+    app[ACCOUNT] = accounts.load_or_create(settings.data_dir, settings.account_id)
+    yield
+
+
+async def _gateway_ctx(app: web.Application):
+    settings = app[SETTINGS]
+    app[GATEWAY] = Gateway(build_dispatcher(settings), CredentialResolver(app[ACCOUNT]), region=settings.region)
+    yield
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    return web.json_response({"status": "ok", "region": app[SETTINGS].region,
+                              "account": app[ACCOUNT].account_id})
+
+
+async def aws_endpoint(request: web.Request) -> web.StreamResponse:
+    return await request.app[GATEWAY].handle(request)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_account_ctx)
+    app.cleanup_ctx.append(_gateway_ctx)
+    app.router.add_get("/_terrarium/health", health)
+    app.router.add_route("*", "/{tail:.*}", aws_endpoint)
+    return app

@@ -1,0 +1,93 @@
+"""The `terrarium` command."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import logging
+import sys
+from pathlib import Path
+
+from runtime.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=getattr(args, "data_dir", None), listen=getattr(args, "listen", None),
+                             region=getattr(args, "region", None), account_id=getattr(args, "account_id", None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from runtime.app import create_app
+    settings = _settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"Terrarium serving {settings.endpoint} (data in {settings.data_dir})", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None, shutdown_timeout=5)
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    from runtime.iam import account as accounts
+    settings = _settings(args)
+    account = accounts.load_or_create(settings.data_dir, settings.account_id)
+    values = {"AccessKeyId": account.access_key_id, "SecretAccessKey": account.secret_access_key,
+              "AccountId": account.account_id, "Endpoint": settings.endpoint, "Region": settings.region}
+    if args.aws_profile:
+        write_aws_profile(args.aws_profile, values)
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        for key, value in values.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def write_aws_profile(profile: str, values: dict) -> None:
+    """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
+    home = Path.home() / ".aws"
+    home.mkdir(mode=0o700, exist_ok=True)
+    config_path, creds_path = home / "config", home / "credentials"
+    config = configparser.RawConfigParser()
+    config.read(config_path)
+    section = f"profile {profile}"
+    config[section] = {"region": values["Region"], "endpoint_url": values["Endpoint"], "output": "json"}
+    creds = configparser.RawConfigParser()
+    creds.read(creds_path)
+    creds[profile] = {"aws_access_key_id": values["AccessKeyId"],
+                      "aws_secret_access_key": values["SecretAccessKey"]}
+    with open(config_path, "w") as handle:
+        config.write(handle)
+    with open(creds_path, "w") as handle:
+        creds.write(handle)
+    creds_path.chmod(0o600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="terrarium", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="state directory (default /var/lib/terrarium)")
+        p.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:4566)")
+        p.add_argument("--region", help="region name (default us-east-1)")
+        p.add_argument("--account-id", help="12-digit account id, used on first start only")
+
+    serve = sub.add_parser("serve", help="run the AWS endpoint in the foreground")
+    common(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    creds = sub.add_parser("credentials", help="print the root credentials and endpoint")
+    common(creds)
+    creds.add_argument("--json", action="store_true")
+    creds.add_argument("--aws-profile", metavar="NAME", help="also write an aws CLI profile NAME")
+    creds.set_defaults(func=cmd_credentials)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
