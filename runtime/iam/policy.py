@@ -1,0 +1,491 @@
+"""The one policy evaluation engine: parse and validate policy documents, decide requests.
+
+Every service asks this module, through the gateway, whether a call is allowed. The decision follows the IAM
+User Guide's single-account evaluation logic:
+
+1. the account root user is always allowed;
+2. an applicable `Deny` in any policy (identity, resource, session, permissions boundary) is an explicit deny;
+3. otherwise the request is allowed when
+   * the resource policy allows the caller *directly* (its user ARN, its role-session ARN, or `*`), or
+   * an identity policy allows it, or the resource policy allows the caller's *role* ARN, and in either case
+     the permissions boundary (if any) and the session policies (if any) allow it as well;
+4. otherwise it is implicitly denied.
+
+A resource policy naming the caller's account (`"AWS": "123456789012"` or `...:root`) delegates to the
+account: its Allow grants nothing by itself (identity policies must allow), its Deny applies to everyone in the
+account. `NotPrincipal` exempts the caller only if every identity in its chain (session, role, account) is
+listed, and never exempts a principal that has a permissions boundary (both AWS-documented).
+
+Policies are immutable, parsed once, and cheap to evaluate: compiled wildcard patterns are cached by text.
+A request naming several resources is decided per resource; the worst decision wins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Literal
+
+from runtime.iam import conditions as cond
+from runtime.iam import matching
+
+PolicyKind = Literal["identity", "resource", "trust"]
+
+VERSION_CURRENT = "2012-10-17"
+VERSION_LEGACY = "2008-10-17"
+
+# Size quotas in characters, whitespace not counted (IAM quotas page); callers answer LimitExceeded
+# ("Cannot exceed quota for PolicySize: 6144") when `policy_size(text)` is over the relevant one.
+SIZE_QUOTAS = {
+    "managed": 6144,
+    "user_inline": 2048,
+    "group_inline": 5120,
+    "role_inline": 10240,
+    "trust": 2048,
+    "session": 2048,
+}
+
+_TOP_ELEMENTS = {"Version", "Id", "Statement"}
+_STATEMENT_ELEMENTS = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
+                       "NotResource", "Condition"}
+_PRINCIPAL_TYPES = {"AWS", "Service", "Federated", "CanonicalUser"}
+_ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[^:]*$")
+_SID = re.compile(r"^[0-9A-Za-z]*$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_AWS_PRINCIPAL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(iam::\d{12}:(root|user/.+|role/.+|group/.+)|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))$")
+
+
+class MalformedPolicy(ValueError):
+    """A document IAM would reject; `str(error)` is the MalformedPolicyDocument message."""
+
+
+class Decision(Enum):
+    ALLOW = "allowed"
+    EXPLICIT_DENY = "explicitDeny"
+    IMPLICIT_DENY = "implicitDeny"
+
+
+@dataclass(frozen=True, slots=True)
+class Principals:
+    """The Principal/NotPrincipal element, normalised: account ids become `arn:aws:iam::<id>:root`."""
+
+    anyone: bool
+    entries: frozenset[tuple[str, str]]  # (type, value), e.g. ("AWS", "arn:aws:iam::1:user/a")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    index: int
+    sid: str | None
+    allow: bool
+    actions: tuple[str, ...]
+    not_action: bool
+    resources: tuple[str, ...] | None  # None when the element is absent (trust policies)
+    not_resource: bool
+    principals: Principals | None
+    not_principal: bool
+    conditions: tuple[cond.Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    kind: PolicyKind
+    version: str | None
+    id: str | None
+    statements: tuple[Statement, ...]
+    source_id: str = ""
+    source_type: str = ""
+
+    @property
+    def variables_enabled(self) -> bool:
+        return self.version == VERSION_CURRENT
+
+    def with_source(self, source_id: str, source_type: str = "") -> Policy:
+        """The same policy labelled for simulation results (e.g. policy name and `user`/`aws-managed`)."""
+        return replace(self, source_id=source_id, source_type=source_type)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def policy_size(text: str) -> int:
+    """Length as IAM's size quotas count it: whitespace excluded."""
+    return sum(1 for char in text if not char.isspace())
+
+
+def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
+    """Parse and validate a policy document; raises MalformedPolicy with IAM's message."""
+    syntax = MalformedPolicy("Syntax errors in policy.")
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise syntax from error
+    if not isinstance(document, dict) or not set(document) <= _TOP_ELEMENTS or "Statement" not in document:
+        raise syntax
+    version = document.get("Version")
+    if version is not None and version not in (VERSION_CURRENT, VERSION_LEGACY):
+        raise syntax
+    policy_id = document.get("Id")
+    if policy_id is not None and not isinstance(policy_id, str):
+        raise syntax
+    raw = document["Statement"]
+    raw_statements = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(raw_statements, list) or not raw_statements:
+        raise syntax
+    statements = tuple(_parse_statement(index, item, kind) for index, item in enumerate(raw_statements))
+    sids = [s.sid for s in statements if s.sid]
+    if len(sids) != len(set(sids)):
+        raise MalformedPolicy("Statement IDs (SID) in a single policy must be unique.")
+    return Policy(kind, version, policy_id, statements)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        raise MalformedPolicy("Syntax errors in policy.")
+    return tuple(items)
+
+
+def _parse_statement(index: int, raw: object, kind: PolicyKind) -> Statement:
+    syntax = MalformedPolicy("Syntax errors in policy.")
+    if not isinstance(raw, dict) or not set(raw) <= _STATEMENT_ELEMENTS:
+        raise syntax
+    for one, other in (("Action", "NotAction"), ("Resource", "NotResource"), ("Principal", "NotPrincipal")):
+        if one in raw and other in raw:
+            raise syntax
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise syntax
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise syntax
+    if sid and kind != "resource" and not _SID.match(sid):
+        raise MalformedPolicy("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the "
+                              "regular expression [0-9A-Za-z]*")
+    action_key = "NotAction" if "NotAction" in raw else "Action"
+    actions = _strings(raw[action_key]) if action_key in raw else ()
+    if not actions:
+        raise MalformedPolicy("Policy statement must contain actions.")
+    for action in actions:
+        _validate_action(action)
+    resource_key = "NotResource" if "NotResource" in raw else "Resource"
+    resources = _strings(raw[resource_key]) if resource_key in raw else None
+    if kind == "trust" and resources is not None:
+        raise MalformedPolicy(f"Has prohibited field {resource_key}.")
+    if kind != "trust":
+        if not resources:
+            raise MalformedPolicy("Policy statement must contain resources.")
+        for resource in resources:
+            if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
+                raise MalformedPolicy(f'Resource {resource} must be in ARN format or "*".')
+    principal_key = "NotPrincipal" if "NotPrincipal" in raw else "Principal"
+    principals = _parse_principals(raw[principal_key]) if principal_key in raw else None
+    if kind == "identity" and principals is not None:
+        raise MalformedPolicy("Policy document should not specify a principal.")
+    if kind != "identity" and principals is None:
+        raise MalformedPolicy("Missing required field Principal.")
+    try:
+        conditions = cond.parse_block(raw["Condition"]) if "Condition" in raw else ()
+    except ValueError as error:
+        raise syntax from error
+    return Statement(index, sid, effect == "Allow", actions, action_key == "NotAction", resources,
+                     resource_key == "NotResource", principals, principal_key == "NotPrincipal", conditions)
+
+
+def _validate_action(action: str) -> None:
+    if action == "*":
+        return
+    if ":" not in action:
+        raise MalformedPolicy("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
+    if action.count(":") > 1:
+        raise MalformedPolicy("Actions/Condition can contain only one colon.")
+    if not _ACTION.match(action):
+        raise MalformedPolicy(f"Vendor {action.split(':', 1)[0]} is not valid")
+
+
+def _parse_principals(raw: object) -> Principals:
+    if raw == "*":
+        return Principals(True, frozenset())
+    if not isinstance(raw, dict) or not raw:
+        raise MalformedPolicy(f"Invalid principal in policy: {json.dumps(raw)}")
+    entries: set[tuple[str, str]] = set()
+    anyone = False
+    for kind, values in raw.items():
+        if kind not in _PRINCIPAL_TYPES:
+            raise MalformedPolicy(f'Invalid principal in policy: "{kind}"')
+        for value in _strings(values):
+            if kind == "AWS":
+                if value == "*":
+                    anyone = True
+                    continue
+                if _ACCOUNT.match(value):
+                    value = f"arn:aws:iam::{value}:root"
+                elif not _AWS_PRINCIPAL_ARN.match(value) or "*" in value or "?" in value:
+                    raise MalformedPolicy(f'Invalid principal in policy: "AWS":"{value}"')
+            elif not value:
+                raise MalformedPolicy(f'Invalid principal in policy: "{kind}":""')
+            entries.add((kind, value))
+    return Principals(anyone, frozenset(entries))
+
+
+# ---------------------------------------------------------------- the request
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the gateway knows about one call.
+
+    `principal_arn` is the caller's own ARN (user, `assumed-role/...` session, root) or, for a call made by an
+    AWS service, the service principal name (`s3.amazonaws.com`). `keys` holds the condition keys; the gateway
+    must put the role's ARN in `aws:PrincipalArn` for role sessions, which is how a resource policy naming the
+    role matches its sessions.
+    """
+
+    principal_arn: str
+    account_id: str
+    action: str
+    resources: tuple[str, ...]
+    keys: Mapping[str, str | list[str] | bool | int] = field(default_factory=dict)
+    is_root: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    own: str                 # the caller's ARN or service principal name
+    role: str | None         # the role behind a role session (aws:PrincipalArn), when it differs
+    account: str | None      # arn:aws:iam::<account>:root for AWS principals
+    service: bool
+
+
+def _caller(principal: str, account_id: str | None, keys: Mapping[str, object]) -> _Caller:
+    if not principal.startswith("arn:"):
+        return _Caller(principal, None, None, True)
+    role = keys.get("aws:principalarn")
+    role = role if isinstance(role, str) and role != principal else None
+    account = account_id or principal.split(":")[4]
+    return _Caller(principal, role, f"arn:aws:iam::{account}:root", False)
+
+
+# Principal match strength, weakest first: a resource policy grants by itself only on DIRECT.
+_NONE, _ACCOUNT_MATCH, _ROLE, _DIRECT = 0, 1, 2, 3
+
+
+def _principal_strength(principals: Principals, caller: _Caller) -> int:
+    if caller.service:
+        if principals.anyone and not principals.entries:
+            return _DIRECT
+        return _DIRECT if any(kind == "Service" and value.lower() == caller.own.lower()
+                              for kind, value in principals.entries) else _NONE
+    if principals.anyone:
+        return _DIRECT
+    listed = {value for kind, value in principals.entries if kind == "AWS"}
+    if caller.own in listed:
+        return _DIRECT
+    if caller.role is not None and caller.role in listed:
+        return _ROLE
+    if caller.account in listed:
+        return _ACCOUNT_MATCH
+    return _NONE
+
+
+def _not_principal_applies(principals: Principals, caller: _Caller, bounded: bool, allow: bool) -> bool:
+    if bounded and not allow:
+        return True
+    if principals.anyone:
+        return False
+    if caller.service:
+        return ("Service", caller.own) not in principals.entries
+    listed = {value for kind, value in principals.entries if kind == "AWS"}
+    chain = [caller.own, caller.role, caller.account]
+    return any(identity is not None and identity not in listed for identity in chain)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedStatement:
+    """A statement that decided a request, as SimulatePrincipalPolicy reports it."""
+
+    source_policy_id: str
+    source_policy_type: str
+    sid: str | None
+    index: int
+
+
+class _Request:
+    """One (action, resource) pair with the lower-cased context and variable lookup, built once per request."""
+
+    __slots__ = ("action", "resource", "context", "lookup", "caller", "bounded", "missing")
+
+    def __init__(self, action: str, resource: str, context: Mapping[str, object], caller: _Caller,
+                 bounded: bool, missing: set[str] | None) -> None:
+        self.action = action
+        self.resource = resource
+        self.context = context
+        self.lookup = matching.single_value_lookup(context)
+        self.caller = caller
+        self.bounded = bounded
+        self.missing = missing
+
+
+def _strength(statement: Statement, policy: Policy, request: _Request) -> int:
+    """How strongly the statement applies to the request (_NONE: not at all)."""
+    action_hit = any(matching.matches(a, request.action, "action") for a in statement.actions)
+    if action_hit == statement.not_action:
+        return _NONE
+    lookup = request.lookup if policy.variables_enabled else None
+    if statement.resources is not None:
+        resource_hit = False
+        for pattern in statement.resources:
+            pieces = matching.render(pattern, lookup)
+            if pieces is None:
+                return _NONE
+            resource_hit = resource_hit or matching.matches_rendered(pieces, request.resource, "resource")
+        if resource_hit == statement.not_resource:
+            return _NONE
+    strength = _DIRECT
+    if statement.principals is not None:
+        if statement.not_principal:
+            applies = _not_principal_applies(statement.principals, request.caller, request.bounded,
+                                             statement.allow)
+            strength = _DIRECT if applies else _NONE
+        else:
+            strength = _principal_strength(statement.principals, request.caller)
+        if strength == _NONE:
+            return _NONE
+    if not cond.evaluate_all(statement.conditions, request.context, lookup, request.missing):
+        return _NONE
+    return strength
+
+
+def _scan(policies: Sequence[Policy], request: _Request, allow: bool,
+          found: list[MatchedStatement] | None) -> int:
+    """Strongest applicable statement of one effect across the policies; collects them into `found`."""
+    best = _NONE
+    for policy in policies:
+        for statement in policy.statements:
+            if statement.allow != allow:
+                continue
+            strength = _strength(statement, policy, request)
+            if strength == _NONE:
+                continue
+            best = max(best, strength)
+            if found is None:
+                if best == _DIRECT:
+                    return best
+            else:
+                found.append(MatchedStatement(policy.source_id, policy.source_type, statement.sid,
+                                              statement.index))
+    return best
+
+
+def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Policy | None,
+            sessions: Sequence[Policy], boundary: Policy | None,
+            matched: list[MatchedStatement] | None) -> Decision:
+    resource = [resource_policy] if resource_policy is not None else []
+    bounds = [boundary] if boundary is not None else []
+    denies: list[MatchedStatement] | None = [] if matched is not None else None
+    if _scan([*identity, *resource, *sessions, *bounds], request, False, denies) != _NONE:
+        if matched is not None and denies:
+            matched.extend(denies)
+        return Decision.EXPLICIT_DENY
+    allows: list[MatchedStatement] | None = [] if matched is not None else None
+    by_resource = _scan(resource, request, True, allows)
+    if by_resource == _DIRECT:
+        if matched is not None and allows:
+            matched.extend(allows)
+        return Decision.ALLOW
+    granted = by_resource == _ROLE or _scan(identity, request, True, allows) != _NONE
+    granted = granted and (boundary is None or _scan(bounds, request, True, allows) != _NONE)
+    granted = granted and (not sessions or _scan(sessions, request, True, allows) != _NONE)
+    if granted and matched is not None and allows:
+        matched.extend(allows)
+    return Decision.ALLOW if granted else Decision.IMPLICIT_DENY
+
+
+def _lowered(keys: Mapping[str, object]) -> dict[str, object]:
+    return {key.lower(): value for key, value in keys.items()}
+
+
+_SEVERITY = {Decision.ALLOW: 0, Decision.IMPLICIT_DENY: 1, Decision.EXPLICIT_DENY: 2}
+
+
+def evaluate(ctx: RequestContext, identity_policies: Sequence[Policy], resource_policy: Policy | None = None,
+             session_policies: Sequence[Policy] | None = None,
+             permissions_boundary: Policy | None = None) -> Decision:
+    """Decide one call; with several resources the most severe per-resource decision wins."""
+    if ctx.is_root:
+        return Decision.ALLOW
+    context = _lowered(ctx.keys)
+    caller = _caller(ctx.principal_arn, ctx.account_id, context)
+    bounded = permissions_boundary is not None
+    worst = Decision.ALLOW
+    for resource in ctx.resources or ("*",):
+        request = _Request(ctx.action, resource, context, caller, bounded, None)
+        decision = _decide(request, identity_policies, resource_policy, session_policies or (),
+                           permissions_boundary, None)
+        if _SEVERITY[decision] > _SEVERITY[worst]:
+            worst = decision
+            if worst is Decision.EXPLICIT_DENY:
+                break
+    return worst
+
+
+def principal_allowed_by_trust(trust: Policy, principal: str | dict, action: str = "sts:AssumeRole",
+                               keys: Mapping[str, object] | None = None) -> bool:
+    """Does the role's trust policy let `principal` perform `action` (normally sts:AssumeRole)?
+
+    `principal` is the caller's ARN, a service principal name, or a dict such as `{"Service":
+    "lambda.amazonaws.com"}` / `{"AWS": arn}`. Naming the caller's account in the trust policy trusts every
+    principal of that account (whose own identity policy must then allow sts:AssumeRole; checked elsewhere).
+    """
+    if isinstance(principal, dict):
+        principal = next(iter(principal.values()), "")
+    if isinstance(principal, list):
+        principal = principal[0] if principal else ""
+    context = _lowered(keys or {})
+    caller = _caller(str(principal), None, context)
+    request = _Request(action, "*", context, caller, False, None)
+    if _scan([trust], request, False, None) != _NONE:
+        return False
+    return _scan([trust], request, True, None) != _NONE
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """One (action, resource) decision with the statements behind it, for SimulatePrincipalPolicy."""
+
+    action: str
+    resource: str
+    decision: Decision
+    matched_statements: tuple[MatchedStatement, ...]
+    missing_context_values: tuple[str, ...]
+
+    @property
+    def eval_decision(self) -> str:
+        """The EvalDecision string: `allowed`, `explicitDeny` or `implicitDeny`."""
+        return self.decision.value
+
+
+def simulate(*, principal_arn: str, account_id: str, actions: Sequence[str], resources: Sequence[str] = ("*",),
+             identity_policies: Sequence[Policy], resource_policy: Policy | None = None,
+             session_policies: Sequence[Policy] | None = None, permissions_boundary: Policy | None = None,
+             keys: Mapping[str, object] | None = None, is_root: bool = False) -> list[SimulationResult]:
+    """Decide every action against every resource, reporting matched statements and missing context keys."""
+    context = _lowered(keys or {})
+    caller = _caller(principal_arn, account_id, context)
+    results = []
+    for action in actions:
+        for resource in resources or ("*",):
+            matched: list[MatchedStatement] = []
+            missing: set[str] = set()
+            if is_root:
+                decision = Decision.ALLOW
+            else:
+                request = _Request(action, resource, context, caller, permissions_boundary is not None, missing)
+                decision = _decide(request, identity_policies, resource_policy, session_policies or (),
+                                   permissions_boundary, matched)
+            results.append(SimulationResult(action, resource, decision, tuple(matched), tuple(sorted(missing))))
+    return results
