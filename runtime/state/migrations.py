@@ -9,7 +9,8 @@ Schema notes (version 1):
 - `records` keeps spec, status and tags as JSON text (`json_valid` checked); `(kind, id)` is the
   key. `name` is unique per (kind, account) — SQLite treats NULLs as distinct, so unnamed records
   never collide. `parent_kind` is filled in by the store from the parent's row so that the
-  composite foreign key can refuse deleting a parent that still has children.
+  composite foreign key can refuse deleting a parent that still has children; `records_id` makes
+  that parent lookup (by id alone) an index seek.
 - `jobs` is the durable work queue; `lease_until` set means claimed.
 - `meta` holds small JSON values (account id, root access key, ...).
 """
@@ -60,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE UNIQUE INDEX records_name ON records (kind, account, name)",
         "CREATE INDEX records_parent ON records (kind, parent)",
         "CREATE INDEX records_children ON records (parent_kind, parent)",
+        "CREATE INDEX records_id ON records (id, account)",
         """CREATE TABLE jobs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             topic TEXT NOT NULL,
