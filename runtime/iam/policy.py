@@ -71,9 +71,13 @@ class Decision(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Principals:
-    """The Principal/NotPrincipal element, normalised: account ids become `arn:aws:iam::<id>:root`."""
+    """The Principal/NotPrincipal element, normalised: account ids become `arn:aws:iam::<id>:root`.
+
+    `anyone` is `"*"` (every principal, services included); `any_aws` is `{"AWS": "*"}` (every AWS identity).
+    """
 
     anyone: bool
+    any_aws: bool
     entries: frozenset[tuple[str, str]]  # (type, value), e.g. ("AWS", "arn:aws:iam::1:user/a")
 
 
@@ -209,18 +213,18 @@ def _validate_action(action: str) -> None:
 
 def _parse_principals(raw: object) -> Principals:
     if raw == "*":
-        return Principals(True, frozenset())
+        return Principals(True, False, frozenset())
     if not isinstance(raw, dict) or not raw:
         raise MalformedPolicy(f"Invalid principal in policy: {json.dumps(raw)}")
     entries: set[tuple[str, str]] = set()
-    anyone = False
+    any_aws = False
     for kind, values in raw.items():
         if kind not in _PRINCIPAL_TYPES:
             raise MalformedPolicy(f'Invalid principal in policy: "{kind}"')
         for value in _strings(values):
             if kind == "AWS":
                 if value == "*":
-                    anyone = True
+                    any_aws = True
                     continue
                 if _ACCOUNT.match(value):
                     value = f"arn:aws:iam::{value}:root"
@@ -229,7 +233,7 @@ def _parse_principals(raw: object) -> Principals:
             elif not value:
                 raise MalformedPolicy(f'Invalid principal in policy: "{kind}":""')
             entries.add((kind, value))
-    return Principals(anyone, frozenset(entries))
+    return Principals(False, any_aws, frozenset(entries))
 
 
 # ---------------------------------------------------------------- the request
@@ -275,12 +279,12 @@ _NONE, _ACCOUNT_MATCH, _ROLE, _DIRECT = 0, 1, 2, 3
 
 
 def _principal_strength(principals: Principals, caller: _Caller) -> int:
+    if principals.anyone:
+        return _DIRECT
     if caller.service:
-        if principals.anyone and not principals.entries:
-            return _DIRECT
         return _DIRECT if any(kind == "Service" and value.lower() == caller.own.lower()
                               for kind, value in principals.entries) else _NONE
-    if principals.anyone:
+    if principals.any_aws:
         return _DIRECT
     listed = {value for kind, value in principals.entries if kind == "AWS"}
     if caller.own in listed:
@@ -295,7 +299,7 @@ def _principal_strength(principals: Principals, caller: _Caller) -> int:
 def _not_principal_applies(principals: Principals, caller: _Caller, bounded: bool, allow: bool) -> bool:
     if bounded and not allow:
         return True
-    if principals.anyone:
+    if principals.anyone or (principals.any_aws and not caller.service):
         return False
     if caller.service:
         return ("Service", caller.own) not in principals.entries
