@@ -25,6 +25,7 @@ ACCOUNT = web.AppKey("account", accounts.Account)
 GATEWAY = web.AppKey("gateway", Gateway)
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
+MAX_HEADER_BYTES = 64 * 1024  # large enough that oversized headers still get an AWS-shaped answer
 
 
 def build_dispatcher(settings: Settings) -> Dispatcher:
@@ -57,7 +58,8 @@ async def aws_endpoint(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES,
+                          handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES})
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_account_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
