@@ -46,7 +46,7 @@ _SPEC_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def _record(row: tuple) -> Record:

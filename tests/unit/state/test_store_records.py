@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import Conflict, NotFound
+from runtime.state import SqliteStore
 ACCOUNT = "123456789012"
 
 OTHER = "210987654321"
@@ -169,8 +170,6 @@ def test_meta_holds_json_values(store):
 
 
 def test_records_survive_reopening(tmp_path):
-    from runtime.state import SqliteStore
-
     with SqliteStore(tmp_path / "s.db") as first:
         first.put("ec2.vpc", "vpc-1", ACCOUNT, {"cidr": "10.0.0.0/16"})
         first.update_status("ec2.vpc", "vpc-1", {"state": "available"}, observed_generation=1)
