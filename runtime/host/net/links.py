@@ -1,0 +1,225 @@
+"""Netlink operations (pyroute2): links, addresses, routes and rules inside one namespace.
+
+Every function takes an `IPRoute` opened inside the target namespace (see `in_ns`) and converges one
+object: `ensure_*` creates what is missing and repairs what is wrong, `delete_*` tolerates missing.
+Only routes and rules that we own are ever deleted: tables >= 1000, routes of proto `static` in main
+(never the kernel's connected routes), and rules whose priority is in our band.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pyroute2 import Conntrack, IPRoute, NetlinkError
+
+from . import netns
+
+T = TypeVar("T")
+RT_TABLE_MAIN = 254
+OUR_TABLES_FROM = 1000
+RULE_PRIO_LOCAL = 100       # to <vpc cidr> lookup main: the AWS "local" route wins
+RULE_PRIO_SUBNET = 200      # from <subnet> lookup <route table>
+RT_PROTO_STATIC = 4
+CATCH_ALL_METRIC = 4294967295
+
+
+def in_ns(path: str, fn: Callable[[IPRoute], T]) -> T:
+    """Run `fn(ipr)` with a request-only netlink socket inside the namespace at `path`."""
+    def body() -> T:
+        with IPRoute(groups=0) as ipr:
+            return fn(ipr)
+    return netns.run_in(path, body)
+
+
+def links(ipr: IPRoute) -> dict[str, dict]:
+    """ifname -> {index, kind, master, address, up, peer_netnsid}."""
+    out = {}
+    for msg in ipr.get_links():
+        info = msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND"))
+        out[msg.get("IFLA_IFNAME")] = {
+            "index": msg["index"], "kind": info, "master": msg.get("IFLA_MASTER"),
+            "address": msg.get("IFLA_ADDRESS"), "up": bool(msg["flags"] & 1),
+            "peer_netnsid": msg.get("IFLA_LINK_NETNSID"),
+        }
+    return out
+
+
+def index_of(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def delete_link(ipr: IPRoute, name: str) -> None:
+    idx = index_of(ipr, name)
+    if idx is None:
+        return
+    try:
+        ipr.link("del", index=idx)
+    except NetlinkError as exc:
+        if exc.code != errno.ENODEV:
+            raise
+
+
+def set_up(ipr: IPRoute, name: str) -> None:
+    ipr.link("set", index=index_of(ipr, name), state="up")
+
+
+def ensure_addresses(ipr: IPRoute, name: str, wanted: list[tuple[str, int]]) -> None:
+    """Make `name`'s IPv4 addresses exactly `wanted` [(ip, prefixlen)]."""
+    idx = index_of(ipr, name)
+    have = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(family=2, index=idx)}
+    for ip, plen in have - set(wanted):
+        ipr.addr("del", index=idx, address=ip, prefixlen=plen)
+    for ip, plen in set(wanted) - have:
+        ipr.addr("add", index=idx, address=ip, prefixlen=plen)
+
+
+def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int) -> None:
+    """A subnet bridge: br_netfilter on (its traffic must meet the VPC's iptables), gateway address, up."""
+    have = links(ipr).get(name)
+    if have is not None and have["kind"] != "bridge":
+        delete_link(ipr, name)
+        have = None
+    if have is None:
+        ipr.link("add", ifname=name, kind="bridge", br_nf_call_iptables=1, br_mcast_snooping=0)
+    else:
+        ipr.link("set", index=have["index"], kind="bridge", br_nf_call_iptables=1)
+    ensure_addresses(ipr, name, [(gateway, prefixlen)])
+    set_up(ipr, name)
+
+
+def ensure_port(ipr: IPRoute, name: str, bridge: str) -> None:
+    """`name` enslaved to `bridge` and up."""
+    idx, br = index_of(ipr, name), index_of(ipr, bridge)
+    if links(ipr)[name]["master"] != br:
+        ipr.link("set", index=idx, master=br)
+    ipr.link("set", index=idx, state="up")
+
+
+def add_veth(ipr: IPRoute, name: str, peer: str, peer_ns_path: str, peer_mac: str | None = None) -> None:
+    """One netlink request: `name` here, `peer` born directly in the other namespace (as CNI does)."""
+    spec: dict = {"ifname": peer, "net_ns_fd": peer_ns_path}
+    if peer_mac:
+        spec["address"] = peer_mac
+    ipr.link("add", ifname=name, kind="veth", peer=spec)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route we own: `kind` is "unicast" (via `gateway` on `dev`, onlink) or "blackhole"."""
+    dst: str
+    kind: str = "unicast"
+    gateway: str | None = None
+    dev: str | None = None
+    metric: int = 0
+
+
+def _route_key(msg, names: dict[int, str]) -> RouteSpec:
+    plen = msg["dst_len"]
+    dst = f"{msg.get('RTA_DST') or '0.0.0.0'}/{plen}"
+    kind = {1: "unicast", 6: "blackhole"}.get(msg["type"], str(msg["type"]))
+    return RouteSpec(dst, kind, msg.get("RTA_GATEWAY"), names.get(msg.get("RTA_OIF")) if kind == "unicast" else None,
+                     msg.get("RTA_PRIORITY") or 0)
+
+
+def _route_kwargs(spec: RouteSpec, table: int, ipr: IPRoute) -> dict:
+    kw = {"dst": spec.dst, "table": table, "proto": RT_PROTO_STATIC, "priority": spec.metric}
+    if spec.kind == "blackhole":
+        kw["type"] = "blackhole"
+    else:
+        kw.update(gateway=spec.gateway, oif=index_of(ipr, spec.dev), flags=["onlink"])
+    return kw
+
+
+def sync_routes(ipr: IPRoute, wanted: dict[int, set[RouteSpec]]) -> None:
+    """Make our routes exactly `wanted` {table: routes}: tables >= 1000 whole, static routes in main."""
+    names = {v["index"]: k for k, v in links(ipr).items()}
+    have: dict[int, dict[RouteSpec, object]] = {}
+    for msg in ipr.get_routes(family=2):
+        table = msg.get("RTA_TABLE") or msg["table"]
+        ours = table >= OUR_TABLES_FROM or (table == RT_TABLE_MAIN and msg["proto"] == RT_PROTO_STATIC)
+        if ours:
+            have.setdefault(table, {})[_route_key(msg, names)] = msg
+    for table, routes in have.items():
+        for spec, msg in routes.items():
+            if spec not in wanted.get(table, set()):
+                try:
+                    ipr.route("del", table=table, dst=spec.dst, priority=spec.metric,
+                              type=spec.kind if spec.kind == "blackhole" else "unicast",
+                              **({"gateway": spec.gateway} if spec.gateway else {}))
+                except NetlinkError as exc:
+                    if exc.code != errno.ESRCH:
+                        raise
+    for table, routes in wanted.items():
+        for spec in routes - set(have.get(table, {})):
+            ipr.route("replace", **_route_kwargs(spec, table, ipr))
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    priority: int
+    table: int
+    src: str | None = None
+    dst: str | None = None
+
+
+def sync_rules(ipr: IPRoute, wanted: set[RuleSpec]) -> None:
+    """Make the IPv4 policy rules with our priorities exactly `wanted`; the kernel's defaults stay."""
+    have = {}
+    for msg in ipr.get_rules(family=2):
+        prio = msg.get("FRA_PRIORITY") or 0
+        if prio not in (RULE_PRIO_LOCAL, RULE_PRIO_SUBNET):
+            continue
+        src = f"{msg.get('FRA_SRC')}/{msg['src_len']}" if msg.get("FRA_SRC") else None
+        dst = f"{msg.get('FRA_DST')}/{msg['dst_len']}" if msg.get("FRA_DST") else None
+        have[RuleSpec(prio, msg.get("FRA_TABLE") or msg["table"], src, dst)] = msg
+    for spec in set(have) - wanted:
+        ipr.rule("del", **_rule_kwargs(spec))
+    for spec in wanted - set(have):
+        ipr.rule("add", **_rule_kwargs(spec))
+
+
+def _rule_kwargs(spec: RuleSpec) -> dict:
+    kw: dict = {"family": 2, "priority": spec.priority, "table": spec.table, "action": "FR_ACT_TO_TBL"}
+    for key, cidr in (("src", spec.src), ("dst", spec.dst)):
+        if cidr:
+            net = ipaddress.ip_network(cidr)
+            kw[key] = str(net.network_address)
+            kw[f"{key}_len"] = net.prefixlen
+    return kw
+
+
+def ensure_default_route(ipr: IPRoute, dev: str, gateway: str) -> None:
+    ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=index_of(ipr, dev), flags=["onlink"])
+
+
+def flush_conntrack(addresses: set[str]) -> int:
+    """Delete conntrack entries whose original destination or reply destination is in `addresses`.
+
+    Called in the VPC namespace when a public IP moves or goes: existing NAT bindings would otherwise
+    keep steering its flows to the old instance (network.md P9). Returns the number deleted.
+    """
+    deleted = 0
+    ct = Conntrack()
+    try:
+        for entry in list(ct.dump_entries()):
+            if entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses:
+                try:
+                    ct.delete(entry)
+                    deleted += 1
+                except NetlinkError as exc:
+                    if exc.code != errno.ENOENT:
+                        raise
+    finally:
+        ct.close()
+    return deleted
+
+
+def root_links() -> dict[str, dict]:
+    """`links()` of the namespace this process runs in."""
+    with IPRoute(groups=0) as ipr:
+        return links(ipr)

@@ -1,0 +1,33 @@
+"""Fixtures for the VPC realiser's host tests: a per-test `World`, and a session sweep of what tests made."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from netlab import CREATED_HOSTS, CREATED_NS, CREATED_VPCS, World
+
+from runtime.host.net import netns, realise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_everything_we_made() -> Iterator[None]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: network namespaces")
+    yield
+    for vpc in CREATED_VPCS:
+        realise.remove_vpc(vpc)
+    for host in CREATED_HOSTS:
+        realise.remove_internet_host(host)
+    for ns in CREATED_NS:
+        netns.remove(ns)
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    w = World()
+    try:
+        yield w
+    finally:
+        w.close()
