@@ -1,0 +1,288 @@
+"""Per-function and per-invocation cgroups, on cgroup v1 (separate controller hierarchies) or v2.
+
+Layout, under every controller used (v1) or the unified tree (v2):
+    <root>/                 e.g. tr-lambda, owned by one SandboxManager
+      <fn>/                 tr-f-<hash>: bind-mounted into that function's zygote at /run/cg/<name>;
+                            pids.max (1024) and a CPU share proportional to MemorySize, for the function
+        zygote              the zygote's processes; memory limit = MemorySize (bounds Init)
+        <inv>               tr-i-<n>: one invocation, memory controller only; limit set and cgroup.procs
+                            chowned to the sandbox uid by the host, so the sandbox joins it itself before
+                            its first allocation
+Invocation cgroups are siblings of the zygote's, never children, so concurrent invocations and Init never
+share a memory limit. An invocation joins exactly one cgroup: on this kernel every v1 migration costs a
+few ms (the cgroup_threadgroup_rwsem write side waits for an RCU grace period), so pids and CPU are
+per function (inherited from the zygote at fork, no migration), memory is per invocation.
+All functions are synchronous and blocking; callers run them in a thread.
+Removal is idempotent: missing directories are fine, processes are killed first.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_FS = Path("/sys/fs/cgroup")
+V1_OPTIONAL = ("pids", "cpu")
+PIDS_MAX = 1024
+MB_PER_VCPU = 1769
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int | None = None
+    pids_max: int | None = None
+    cpu_vcpus: float | None = None
+
+
+def cpu_vcpus(memory_mb: int) -> float:
+    """AWS's CPU share: 1,769 MB is one vCPU, proportionally below and above."""
+    return memory_mb / MB_PER_VCPU
+
+
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _rmdir(path: Path) -> None:
+    for attempt in range(50):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or attempt == 49:
+                raise
+            time.sleep(0.002)
+
+
+def _stat_field(text: str, key: str) -> int:
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    return 0
+
+
+class Cgroups:
+    """The host side of the cgroup layout above. `v1()`/`v2()`/`detect()` pick the hierarchy."""
+
+    version: int
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    # -- layout, implemented per version
+    def dirs(self, rel: str) -> dict[str, Path]:
+        """Controller name → host directory of `<root>/<rel>` (the names the zygote sees under /run/cg)."""
+        raise NotImplementedError
+
+    def invocation_controllers(self) -> list[str]:
+        """The controller names an invocation joins (under /run/cg/<name>/<inv>/cgroup.procs)."""
+        raise NotImplementedError
+
+    def _apply(self, rel: str, limits: Limits) -> None:
+        raise NotImplementedError
+
+    def peak_bytes(self, rel: str) -> int:
+        raise NotImplementedError
+
+    def oom_killed(self, rel: str) -> bool:
+        raise NotImplementedError
+
+    def anon_bytes(self, rel: str) -> int:
+        raise NotImplementedError
+
+    def _procs_file(self, rel: str) -> Path:
+        return self.dirs(rel)["memory" if self.version == 1 else "unified"] / "cgroup.procs"
+
+    # -- common operations
+    def ensure(self, rel: str, limits: Limits | None = None, owner: int | None = None,
+               only: list[str] | None = None) -> None:
+        """Create `<root>/<rel>` (parents too) in every controller or `only` those, apply limits, hand
+        its cgroup.procs to `owner`. Idempotent."""
+        dirs = {k: v for k, v in self.dirs(rel).items() if only is None or k in only}
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        self._prepare_parents(rel)
+        if limits:
+            self._apply(dirs, limits)
+        if owner is not None:
+            for d in dirs.values():
+                os.chown(d / "cgroup.procs", owner, -1)
+
+    def ensure_invocation(self, rel: str, memory_bytes: int, owner: int) -> None:
+        self.ensure(rel, Limits(memory_bytes=memory_bytes), owner, only=self.invocation_controllers())
+
+    def _prepare_parents(self, rel: str) -> None:
+        """v2 needs controllers enabled down the tree; v1 needs nothing."""
+
+    def ensure_function(self, rel: str, uid: int, memory_mb: int) -> None:
+        """The per-function parent with its pids and CPU limits. On v2, moving a process between two
+        siblings needs write access to their common parent's cgroup.procs, so the sandbox uid gets it
+        (the parent itself can hold no process: its controllers are enabled for its children)."""
+        self.ensure(rel, Limits(pids_max=PIDS_MAX, cpu_vcpus=cpu_vcpus(memory_mb)),
+                    owner=uid if self.version == 2 else None)
+
+    def procs(self, rel: str) -> list[int]:
+        try:
+            return [int(p) for p in _read(self._procs_file(rel)).split()]
+        except FileNotFoundError:
+            return []
+
+    def kill(self, rel: str, timeout_s: float = 2.0) -> None:
+        """SIGKILL every process in the cgroup until it is empty (v1 has no cgroup.kill)."""
+        deadline = time.monotonic() + timeout_s
+        while pids := self.procs(rel):
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cgroup {rel} still has processes {pids}")
+            time.sleep(0.0005)
+
+    def wait_empty(self, rel: str, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self.procs(rel):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.0005)
+        return True
+
+    def remove(self, rel: str) -> None:
+        """Kill what is inside, then remove `<root>/<rel>` and every cgroup below it, deepest first."""
+        for d in self.dirs(rel).values():
+            if not d.exists():
+                continue
+            for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+                self._kill_dir(sub)
+                _rmdir(sub)
+            self._kill_dir(d)
+            _rmdir(d)
+
+    @staticmethod
+    def _kill_dir(d: Path) -> None:
+        for _ in range(4000):
+            try:
+                pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
+            except FileNotFoundError:
+                return
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.0005)
+
+    def purge(self) -> None:
+        """Remove the whole root: leftovers of a previous run are garbage."""
+        self.remove("")
+
+
+class CgroupsV1(Cgroups):
+    version = 1
+
+    def __init__(self, root: str, fs: Path = CGROUP_FS) -> None:
+        super().__init__(root)
+        self.fs = fs
+        self.controllers = ["memory"] + [c for c in V1_OPTIONAL if (fs / c / "cgroup.procs").exists()]
+
+    def dirs(self, rel: str) -> dict[str, Path]:
+        return {c: self.fs / c / self.root / rel if rel else self.fs / c / self.root for c in self.controllers}
+
+    def invocation_controllers(self) -> list[str]:
+        return ["memory"]
+
+    def _apply(self, d: dict[str, Path], limits: Limits) -> None:
+        if "memory" in d and limits.memory_bytes:
+            _write(d["memory"] / "memory.limit_in_bytes", str(limits.memory_bytes))
+            if (d["memory"] / "memory.memsw.limit_in_bytes").exists():
+                _write(d["memory"] / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
+        if "pids" in d and limits.pids_max:
+            _write(d["pids"] / "pids.max", str(limits.pids_max))
+        if "cpu" in d and limits.cpu_vcpus:
+            _write(d["cpu"] / "cpu.shares", str(max(2, int(1024 * limits.cpu_vcpus))))
+
+    def peak_bytes(self, rel: str) -> int:
+        return int(_read(self.dirs(rel)["memory"] / "memory.max_usage_in_bytes"))
+
+    def oom_killed(self, rel: str) -> bool:
+        return _stat_field(_read(self.dirs(rel)["memory"] / "memory.oom_control"), "oom_kill") > 0
+
+    def anon_bytes(self, rel: str) -> int:
+        return _stat_field(_read(self.dirs(rel)["memory"] / "memory.stat"), "rss")
+
+
+class CgroupsV2(Cgroups):
+    version = 2
+
+    def __init__(self, root: str, fs: Path = CGROUP_FS) -> None:
+        super().__init__(root)
+        self.fs = fs
+
+    def dirs(self, rel: str) -> dict[str, Path]:
+        return {"unified": self.fs / self.root / rel if rel else self.fs / self.root}
+
+    def _prepare_parents(self, rel: str) -> None:
+        """Enable memory/pids/cpu for the children of every level above `rel` (no processes live there)."""
+        path = self.fs / self.root
+        parts = [p for p in rel.split("/") if p][:-1]
+        for level in [path] + [path.joinpath(*parts[:i + 1]) for i in range(len(parts))]:
+            available = set(_read(level / "cgroup.controllers").split())
+            wanted = [c for c in ("memory", "pids", "cpu") if c in available]
+            enabled = set(_read(level / "cgroup.subtree_control").split())
+            if missing := [c for c in wanted if c not in enabled]:
+                _write(level / "cgroup.subtree_control", " ".join(f"+{c}" for c in missing))
+
+    def invocation_controllers(self) -> list[str]:
+        return ["unified"]
+
+    def _apply(self, dirs: dict[str, Path], limits: Limits) -> None:
+        d = dirs["unified"]
+        if limits.memory_bytes:
+            _write(d / "memory.max", str(limits.memory_bytes))
+            if (d / "memory.swap.max").exists():
+                _write(d / "memory.swap.max", "0")
+        if limits.pids_max and (d / "pids.max").exists():
+            _write(d / "pids.max", str(limits.pids_max))
+        if limits.cpu_vcpus and (d / "cpu.weight").exists():
+            _write(d / "cpu.weight", str(max(1, min(10000, int(100 * limits.cpu_vcpus)))))
+
+    def peak_bytes(self, rel: str) -> int:
+        peak = self.dirs(rel)["unified"] / "memory.peak"
+        return int(_read(peak)) if peak.exists() else int(_read(peak.with_name("memory.current")))
+
+    def oom_killed(self, rel: str) -> bool:
+        return _stat_field(_read(self.dirs(rel)["unified"] / "memory.events"), "oom_kill") > 0
+
+    def anon_bytes(self, rel: str) -> int:
+        return _stat_field(_read(self.dirs(rel)["unified"] / "memory.stat"), "anon")
+
+    def kill(self, rel: str, timeout_s: float = 2.0) -> None:
+        kill_file = self.dirs(rel)["unified"] / "cgroup.kill"
+        if kill_file.exists():
+            _write(kill_file, "1")
+        super().kill(rel, timeout_s)
+
+
+def detect(root: str, fs: Path = CGROUP_FS) -> Cgroups:
+    """v2 when the unified hierarchy at `fs` offers the memory controller, else v1 (memory is required)."""
+    controllers = fs / "cgroup.controllers"
+    if controllers.exists() and "memory" in controllers.read_text().split():
+        return CgroupsV2(root, fs)
+    if (fs / "memory" / "cgroup.procs").exists():
+        return CgroupsV1(root, fs)
+    raise RuntimeError(f"no memory cgroup controller under {fs}")

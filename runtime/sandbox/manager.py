@@ -1,0 +1,398 @@
+"""SandboxManager: the real SandboxPort. One zygote per function version, one fresh sandbox per invocation.
+
+Per invocation the host (in one worker-thread hop each way):
+  before: create the invocation's memory cgroup (MemorySize minus what the zygote's Init already holds;
+          pids and CPU share are per function, see cgroups.py), chown it to the sandbox uid, put the event
+          in a memfd and hand it, a result pipe and a log pipe to the zygote;
+  during: read both pipes on the event loop until EOF (EOF = every process of the sandbox is gone);
+          at the deadline SIGKILL everything in the invocation's cgroup;
+  after:  read the peak and the OOM counter, remove the cgroup.
+Duration is what the handler process measured around the handler, clamped to what the host saw; Max
+Memory Used = the zygote's anonymous memory (shared, copy-on-write) + the invocation cgroup's peak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import pwd
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from runtime.sandbox import report
+from runtime.sandbox.cgroups import Cgroups, detect
+from runtime.sandbox.layout import function_env
+from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxThrottled, SandboxUnavailable
+from runtime.sandbox.zygotes import MIB, Zygote, ZygoteGone
+
+DEFAULT_SANDBOX_UID = 993  # the uid AWS Lambda's sbx_user1051 has
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+MAX_LOG_BYTES = 1 << 20
+MIN_INVOCATION_MEMORY = 8 * MIB
+KILL_GRACE_S = 2.0
+
+
+@dataclass
+class _Drained:
+    data: bytes
+    truncated: int
+
+
+class _Drain:
+    """Reads a non-blocking pipe on the event loop until EOF, keeping at most `cap` bytes."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.fd, self.cap = fd, cap
+        self.buf = bytearray()
+        self.dropped = 0
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[_Drained] = self.loop.create_future()
+        os.set_blocking(fd, False)
+        self.loop.add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 1 << 16):
+                room = self.cap - len(self.buf)
+                self.buf += chunk[:room]
+                self.dropped += max(0, len(chunk) - room)
+        except BlockingIOError:
+            return
+        self.close()
+
+    def close(self) -> None:
+        if not self.done.done():
+            self.loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.done.set_result(_Drained(bytes(self.buf), self.dropped))
+
+
+@dataclass
+class _Records:
+    result: dict | None = None
+    body: bytes = b""
+    error_logs: tuple[str, ...] = ()
+    exit_status: int | None = None
+    setup_error: str | None = None
+
+
+def _parse_records(data: bytes) -> _Records:
+    rec = _Records()
+    logs: list[str] = []
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        header = json.loads(data[pos:nl])
+        body = data[nl + 1:nl + 1 + header.get("len", 0)]
+        pos = nl + 1 + header.get("len", 0)
+        kind = header["kind"]
+        if kind == "result":
+            rec.result, rec.body = header, body
+        elif kind == "log":
+            logs.append(body.decode(errors="replace"))
+        elif kind == "exit":
+            rec.exit_status = header["status"]
+        elif kind == "setup_error":
+            rec.setup_error = header["message"]
+    rec.error_logs = tuple(logs)
+    return rec
+
+
+def zygote_key(fn: FunctionSpec) -> str:
+    """Everything that shapes Init except the rotating role credentials."""
+    basis = json.dumps([fn.arn, fn.version, fn.code_sha256, fn.handler, fn.runtime, str(fn.code_dir),
+                        fn.memory_mb, fn.timeout_s, sorted(fn.environment.items()), fn.ephemeral_mb,
+                        str(fn.rootfs), fn.log_stream_name])
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+class SandboxManager:
+    """Implements SandboxPort. Use `async with SandboxManager(...)` or `start()`/`close()`."""
+
+    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None,
+                 cgroup_root: str = "tr-lambda", sandbox_user: int | str = DEFAULT_SANDBOX_UID,
+                 account_concurrency: int = 1000, idle_ttl_s: float = 600.0, init_timeout_s: float = 10.0,
+                 bill_init: bool = True, bwrap: str = "bwrap", cgroups: Cgroups | None = None) -> None:
+        if not cgroup_root.startswith("tr-"):
+            raise ValueError("cgroup_root must carry the tr- prefix")
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.uid, self.gid = _resolve_user(sandbox_user)
+        self.account_concurrency = account_concurrency
+        self.idle_ttl_s = idle_ttl_s
+        self.init_timeout_s = init_timeout_s
+        self.bill_init = bill_init
+        self.bwrap = bwrap
+        self.cgroups = cgroups or detect(cgroup_root)
+        self._zygotes: dict[str, Zygote] = {}
+        self._starting: dict[str, asyncio.Task] = {}
+        self._inflight_by_fn: dict[str, int] = defaultdict(int)
+        self._inflight = 0
+        self._seq = 0
+        self._reaper: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "SandboxManager":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Remove what a previous run left under our cgroup root, then start the idle reaper."""
+        await asyncio.to_thread(self.cgroups.purge)
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_idle())
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            try:
+                await self._reaper
+            except asyncio.CancelledError:
+                pass
+            self._reaper = None
+        for task in list(self._starting.values()):
+            task.cancel()
+        for zygote in list(self._zygotes.values()):
+            await zygote.kill()
+        self._zygotes.clear()
+        await asyncio.to_thread(self.cgroups.purge)
+
+    async def invalidate(self, function_arn: str) -> None:
+        for key, zygote in list(self._zygotes.items()):
+            if zygote.arn == function_arn:
+                del self._zygotes[key]
+                zygote.retired = True
+                if zygote.inflight == 0:
+                    await self._discard(zygote)
+
+    # ---------------------------------------------------------------------------------------- invoke
+
+    async def invoke(self, fn: FunctionSpec, payload: bytes, *, request_id: str,
+                     client_context: str | None = None, deadline_ms: int | None = None,
+                     invoked_arn: str | None = None) -> InvocationResult:
+        if fn.reserved_concurrency is not None and self._inflight_by_fn[fn.arn] >= fn.reserved_concurrency:
+            raise SandboxThrottled("ReservedFunctionConcurrentInvocationLimitExceeded", "Rate Exceeded.")
+        if self._inflight >= self.account_concurrency:
+            raise SandboxThrottled("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
+        self._inflight += 1
+        self._inflight_by_fn[fn.arn] += 1
+        try:
+            return await self._invoke(fn, payload, request_id, client_context, deadline_ms,
+                                      invoked_arn or fn.arn)
+        finally:
+            self._inflight -= 1
+            self._inflight_by_fn[fn.arn] -= 1
+            if not self._inflight_by_fn[fn.arn]:
+                del self._inflight_by_fn[fn.arn]
+
+    async def _invoke(self, fn, payload, request_id, client_context, deadline_ms, invoked_arn):
+        env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url)
+        for attempt in range(2):
+            zygote, cold = await self._zygote_for(fn, env)
+            if zygote.init.error:
+                return self._init_failure(fn, zygote, request_id)
+            zygote.inflight += 1
+            try:
+                return await self._run(fn, zygote, cold, env, payload, request_id, client_context,
+                                       deadline_ms, invoked_arn)
+            except ZygoteGone:
+                if self._zygotes.get(zygote.key) is zygote:
+                    del self._zygotes[zygote.key]
+                if attempt:
+                    raise SandboxUnavailable(f"zygote for {fn.arn} died twice") from None
+            finally:
+                zygote.inflight -= 1
+                zygote.last_used = time.monotonic()
+                if (zygote.retired or zygote.dead) and zygote.inflight == 0:
+                    await self._discard(zygote)
+        raise AssertionError("unreachable")
+
+    async def _zygote_for(self, fn: FunctionSpec, env: dict[str, str]) -> tuple[Zygote, bool]:
+        """The function's live zygote, starting it (once, however many callers wait) if needed."""
+        key = zygote_key(fn)
+        zygote = self._zygotes.get(key)
+        if zygote is not None and not zygote.dead:
+            return zygote, False
+        task = self._starting.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._start_zygote(fn, key, env))
+            self._starting[key] = task
+            task.add_done_callback(lambda _t: self._starting.pop(key, None))
+            zygote = await asyncio.shield(task)
+            return zygote, True
+        return await asyncio.shield(task), False
+
+    async def _start_zygote(self, fn: FunctionSpec, key: str, env: dict[str, str]) -> Zygote:
+        self._seq += 1
+        zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{self._seq}", cgroups=self.cgroups,
+                        uid=self.uid, gid=self.gid)
+        outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap)
+        if outcome.error:
+            await zygote.remove_cgroups()
+        else:
+            self._zygotes[key] = zygote
+        return zygote
+
+    async def _discard(self, zygote: Zygote) -> None:
+        await zygote.kill()
+        await zygote.remove_cgroups()
+
+    def _init_failure(self, fn: FunctionSpec, zygote: Zygote, request_id: str) -> InvocationResult:
+        """Init failed: AWS answers the pending invocation with the init error and retries Init next time."""
+        error = dict(zygote.init.error)
+        error_type = error.get("errorType")
+        init_ms = zygote.init.init_ms
+        logs = [*zygote.init.log, report.start_line(request_id, fn.version), report.end_line(request_id),
+                report.report_line(request_id, duration_ms=init_ms, billed_ms=report.billed_ms(init_ms, None, False),
+                                   memory_mb=fn.memory_mb, max_used_mb=0, status="error", error_type=error_type)]
+        return InvocationResult(payload=json.dumps(error).encode(), function_error="Unhandled",
+                                log_tail=report.log_tail(logs), logs=logs, duration_ms=round(init_ms, 2),
+                                billed_ms=report.billed_ms(init_ms, None, False), max_memory_mb=0,
+                                init_duration_ms=None, timed_out=False, error_type=error_type,
+                                memory_size_mb=fn.memory_mb)
+
+    def _prepare(self, zygote: Zygote, inv_rel: str, fn: FunctionSpec, header: dict, payload: bytes):
+        """Blocking: cgroups for the invocation, the three fds, and the message to the zygote."""
+        memory = max(MIN_INVOCATION_MEMORY, fn.memory_mb * MIB - zygote.baseline_bytes)
+        self.cgroups.ensure_invocation(inv_rel, memory, self.uid)
+        event = os.memfd_create("event", os.MFD_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(event, view):]
+            os.lseek(event, 0, os.SEEK_SET)
+            zygote.send(header, [event, result_w, log_w])
+        except BaseException:
+            os.close(result_r)
+            os.close(log_r)
+            self.cgroups.remove(inv_rel)
+            raise
+        finally:
+            for fd in (event, result_w, log_w):
+                os.close(fd)
+        return result_r, log_r
+
+    def _finish(self, inv_rel: str) -> tuple[int, bool]:
+        """Blocking: wait until the invocation's cgroup is empty, read peak and OOM, remove it."""
+        if not self.cgroups.wait_empty(inv_rel, KILL_GRACE_S):
+            self.cgroups.kill(inv_rel)
+        peak = self.cgroups.peak_bytes(inv_rel)
+        oom = self.cgroups.oom_killed(inv_rel)
+        self.cgroups.remove(inv_rel)
+        return peak, oom
+
+    async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn):
+        self._seq += 1
+        inv_rel = f"{zygote.fn_rel}/tr-i-{self._seq}"
+        now_ms = time.time() * 1000
+        deadline_ms = int(deadline_ms if deadline_ms is not None else now_ms + fn.timeout_s * 1000)
+        header = {"request_id": request_id, "invoked_arn": invoked_arn, "deadline_ms": deadline_ms,
+                  "client_context": client_context, "env": env, "cgroup": inv_rel.rsplit("/", 1)[1],
+                  "tmp_mb": fn.ephemeral_mb, "join": self.cgroups.invocation_controllers()}
+        t_send = time.monotonic()
+        result_r, log_r = await asyncio.to_thread(self._prepare, zygote, inv_rel, fn, header, payload)
+
+        result_drain = _Drain(result_r, MAX_RESPONSE_BYTES + 2 * MAX_LOG_BYTES)
+        log_drain = _Drain(log_r, MAX_LOG_BYTES)
+        zygote.served += 1
+        timed_out = False
+        remaining_s = max(0.0, deadline_ms / 1000 - time.time())
+        try:
+            await asyncio.wait_for(asyncio.shield(result_drain.done), remaining_s)
+        except asyncio.TimeoutError:
+            timed_out = True
+            await asyncio.to_thread(self.cgroups.kill, inv_rel)
+        t_done = time.monotonic()
+        try:
+            results, output = await asyncio.wait_for(asyncio.gather(result_drain.done, log_drain.done),
+                                                     KILL_GRACE_S)
+        except asyncio.TimeoutError:
+            await asyncio.to_thread(self.cgroups.kill, inv_rel)
+            result_drain.close()
+            log_drain.close()
+            results, output = result_drain.done.result(), log_drain.done.result()
+        peak, oom = await asyncio.to_thread(self._finish, inv_rel)
+        return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
+                            host_ms=(t_done - t_send) * 1000)
+
+    def _result(self, fn, zygote, cold, request_id, results: _Drained, output: _Drained, peak: int, oom: bool,
+                timed_out: bool, host_ms: float) -> InvocationResult:
+        rec = _parse_records(results.data)
+        init_ms = zygote.init.init_ms if cold else None
+        logs = list(zygote.init.log) if cold else []
+        logs.append(report.start_line(request_id, fn.version))
+        logs += report.split_output(output.data)
+        if output.truncated:
+            logs.append(f"[Terrarium] {output.truncated} bytes of output dropped (log limit {MAX_LOG_BYTES})")
+        logs += rec.error_logs
+        status = error_type = None
+        function_error = None
+        if timed_out:
+            duration_ms = fn.timeout_s * 1000.0
+            payload = report.timeout_payload(request_id, fn.timeout_s)
+            logs.append(report.timeout_log_line(request_id, host_ms / 1000))
+            function_error, status, error_type = "Unhandled", "timeout", "Sandbox.Timedout"
+        elif rec.result is not None:
+            duration_ms = min(rec.result["duration_ns"] / 1e6, host_ms)
+            payload = rec.body
+            if not rec.result["ok"]:
+                function_error = "Unhandled"
+                error_type = json.loads(payload).get("errorType")
+            elif len(payload) > MAX_RESPONSE_BYTES:
+                payload = json.dumps({"errorMessage": f"Response payload size ({len(payload)} bytes) exceeded "
+                                      f"maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                                      "errorType": "Function.ResponseSizeTooLarge"}).encode()
+                function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
+        else:
+            duration_ms = host_ms
+            error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
+            reason = rec.setup_error if rec.setup_error else report.exit_reason(
+                rec.exit_status if rec.exit_status is not None else (-9 if oom else None))
+            if rec.setup_error:
+                error_type = "Sandbox.SetupError"
+            payload = report.exit_payload(request_id, error_type, reason)
+            logs.append(f"RequestId: {request_id} Error: {reason}\n{error_type}")
+            function_error, status = "Unhandled", "error"
+        max_used = min(fn.memory_mb, math.ceil((zygote.baseline_bytes + peak) / MIB))
+        billed = report.billed_ms(duration_ms, init_ms, self.bill_init)
+        logs.append(report.end_line(request_id))
+        logs.append(report.report_line(request_id, duration_ms=duration_ms, billed_ms=billed,
+                                       memory_mb=fn.memory_mb, max_used_mb=max_used, init_ms=init_ms,
+                                       status=status, error_type=error_type if status == "error" else None))
+        return InvocationResult(payload=payload, function_error=function_error, log_tail=report.log_tail(logs),
+                                logs=logs, duration_ms=round(duration_ms, 2), billed_ms=billed,
+                                max_memory_mb=max_used, init_duration_ms=round(init_ms, 2) if cold else None,
+                                timed_out=timed_out, error_type=error_type, memory_size_mb=fn.memory_mb)
+
+    # ------------------------------------------------------------------------------------------ idle
+
+    async def _reap_idle(self) -> None:
+        while True:
+            await asyncio.sleep(min(30.0, self.idle_ttl_s / 2))
+            now = time.monotonic()
+            for key, zygote in list(self._zygotes.items()):
+                if zygote.inflight == 0 and now - zygote.last_used > self.idle_ttl_s:
+                    del self._zygotes[key]
+                    await self._discard(zygote)
+
+    def zygote_count(self) -> int:
+        return len(self._zygotes)
+
+
+def _resolve_user(user: int | str) -> tuple[int, int]:
+    if isinstance(user, int):
+        try:
+            return user, pwd.getpwuid(user).pw_gid
+        except KeyError:
+            return user, user
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
