@@ -1,7 +1,7 @@
 """The composition root: the only module that knows every part and wires them together.
 
-Long-lived resources are opened by aiohttp cleanup contexts in dependency order (account -> gateway) and
-closed in reverse when the server stops, so a SIGTERM always leaves a consistent data directory.
+Long-lived resources are opened by aiohttp cleanup contexts in dependency order (account -> store ->
+gateway) and closed in reverse when the server stops, so a SIGTERM always leaves a consistent data directory.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from runtime.iam import account as accounts
 from runtime.iam.credentials import CredentialResolver
 from runtime.services.ec2.regions import RegionsProvider
 from runtime.services.sts.provider import StsProvider
+from runtime.state import SqliteStore, Store
 
 LOG = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 ACCOUNT = web.AppKey("account", accounts.Account)
+STORE = web.AppKey("store", Store)
 GATEWAY = web.AppKey("gateway", Gateway)
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
@@ -39,6 +41,13 @@ async def _account_ctx(app: web.Application):
     settings = app[SETTINGS]
     app[ACCOUNT] = accounts.load_or_create(settings.data_dir, settings.account_id)
     yield
+
+
+async def _store_ctx(app: web.Application):
+    store = SqliteStore(app[SETTINGS].db_path)
+    app[STORE] = store
+    yield
+    store.close()
 
 
 async def _gateway_ctx(app: web.Application):
@@ -62,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
                           handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES})
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_account_ctx)
+    app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
     app.router.add_get("/_terrarium/health", health)
     app.router.add_route("*", "/{tail:.*}", aws_endpoint)
