@@ -107,6 +107,13 @@ def matches(pattern: str, value: str, mode: Mode, lookup: Lookup | None = None) 
     return pieces is not None and matches_rendered(pieces, value, mode)
 
 
+def compile_any(patterns: tuple[str, ...], mode: Mode) -> re.Pattern[str]:
+    """One regex matching a value that any of the (variable-free) patterns matches; built once per statement."""
+    source = "|".join(f"(?:{_translate(((pattern, False),), mode)})" for pattern in patterns)
+    flags = re.IGNORECASE | re.DOTALL if mode == "action" else re.DOTALL
+    return re.compile(source, flags)
+
+
 def matches_rendered(pieces: Pieces, value: str, mode: Mode) -> bool:
     """`matches` for a pattern already passed through `render`."""
     if pieces == (("*", False),):

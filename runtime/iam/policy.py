@@ -93,6 +93,11 @@ class Statement:
     principals: Principals | None
     not_principal: bool
     conditions: tuple[cond.Condition, ...]
+    # Derived at parse time for speed: all Action patterns as one regex; the same for Resource when the
+    # patterns need no per-request variable substitution (None: render per request).
+    action_re: re.Pattern[str] = field(compare=False, repr=False, default=None)
+    resource_re: re.Pattern[str] | None = field(compare=False, repr=False, default=None)
+    services: frozenset[str] | None = field(compare=False, repr=False, default=None)  # None: any service
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +108,18 @@ class Policy:
     statements: tuple[Statement, ...]
     source_id: str = ""
     source_type: str = ""
+    # Statements that can apply to an action of a given service (lower-case), in document order; statements
+    # whose Action names no particular service are in every entry and in `any_service`.
+    by_service: Mapping[str, tuple[Statement, ...]] = field(compare=False, repr=False, default_factory=dict)
+    any_service: tuple[Statement, ...] = field(compare=False, repr=False, default=())
 
     @property
     def variables_enabled(self) -> bool:
         return self.version == VERSION_CURRENT
+
+    def candidates(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction could match `action` (a cheap pre-filter)."""
+        return self.by_service.get(action.split(":", 1)[0].lower(), self.any_service)
 
     def with_source(self, source_id: str, source_type: str = "") -> Policy:
         """The same policy labelled for simulation results (e.g. policy name and `user`/`aws-managed`)."""
@@ -144,7 +157,26 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
     sids = [s.sid for s in statements if s.sid]
     if len(sids) != len(set(sids)):
         raise MalformedPolicy("Statement IDs (SID) in a single policy must be unique.")
-    return Policy(kind, version, policy_id, statements)
+    statements = tuple(_compiled(s, version == VERSION_CURRENT) for s in statements)
+    services = sorted({service for s in statements for service in s.services or ()})
+    by_service = {service: tuple(s for s in statements if s.services is None or service in s.services)
+                  for service in services}
+    any_service = tuple(s for s in statements if s.services is None)
+    return Policy(kind, version, policy_id, statements, by_service=by_service, any_service=any_service)
+
+
+def _compiled(statement: Statement, variables: bool) -> Statement:
+    services: frozenset[str] | None = None
+    if not statement.not_action:
+        prefixes = {action.split(":", 1)[0].lower() for action in statement.actions}
+        if not any(prefix == "*" or "*" in prefix or "?" in prefix for prefix in prefixes):
+            services = frozenset(prefixes)
+    resource_re = None
+    if statement.resources is not None and not (variables and any(map(matching.has_variables,
+                                                                        statement.resources))):
+        resource_re = matching.compile_any(statement.resources, "resource")
+    return replace(statement, action_re=matching.compile_any(statement.actions, "action"),
+                   resource_re=resource_re, services=services)
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -259,39 +291,49 @@ class RequestContext:
 
 @dataclass(frozen=True, slots=True)
 class _Caller:
-    own: str                 # the caller's ARN or service principal name
+    kind: str                # "AWS", or "Service"/"Federated"/"CanonicalUser" for other principal types
+    own: str                 # the caller's ARN, or its service / provider name
     role: str | None         # the role behind a role session (aws:PrincipalArn), when it differs
     account: str | None      # arn:aws:iam::<account>:root for AWS principals
-    service: bool
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """Every identity the caller acts as, for NotPrincipal: session, role, account."""
+        return tuple(identity for identity in (self.own, self.role, self.account) if identity)
 
 
-def _caller(principal: str, account_id: str | None, keys: Mapping[str, object]) -> _Caller:
-    if not principal.startswith("arn:"):
-        return _Caller(principal, None, None, True)
+def _caller(principal: str, account_id: str | None, keys: Mapping[str, object], kind: str | None = None) -> _Caller:
+    if kind not in (None, "AWS") or not principal.startswith("arn:"):
+        return _Caller(kind or "Service", principal, None, None)
     role = keys.get("aws:principalarn")
     role = role if isinstance(role, str) and role != principal else None
     account = account_id or principal.split(":")[4]
-    return _Caller(principal, role, f"arn:aws:iam::{account}:root", False)
+    return _Caller("AWS", principal, role, f"arn:aws:iam::{account}:root")
 
 
 # Principal match strength, weakest first: a resource policy grants by itself only on DIRECT.
 _NONE, _ACCOUNT_MATCH, _ROLE, _DIRECT = 0, 1, 2, 3
 
 
+def _listed(principals: Principals, caller: _Caller) -> set[str]:
+    if caller.kind == "Service":  # service principal names are compared case-insensitively
+        return {value.lower() for kind, value in principals.entries if kind == "Service"}
+    return {value for kind, value in principals.entries if kind == caller.kind}
+
+
+def _own(caller: _Caller) -> str:
+    return caller.own.lower() if caller.kind == "Service" else caller.own
+
+
 def _principal_strength(principals: Principals, caller: _Caller) -> int:
-    if principals.anyone:
+    if principals.anyone or (principals.any_aws and caller.kind == "AWS"):
         return _DIRECT
-    if caller.service:
-        return _DIRECT if any(kind == "Service" and value.lower() == caller.own.lower()
-                              for kind, value in principals.entries) else _NONE
-    if principals.any_aws:
-        return _DIRECT
-    listed = {value for kind, value in principals.entries if kind == "AWS"}
-    if caller.own in listed:
+    listed = _listed(principals, caller)
+    if _own(caller) in listed:
         return _DIRECT
     if caller.role is not None and caller.role in listed:
         return _ROLE
-    if caller.account in listed:
+    if caller.account is not None and caller.account in listed:
         return _ACCOUNT_MATCH
     return _NONE
 
@@ -299,13 +341,12 @@ def _principal_strength(principals: Principals, caller: _Caller) -> int:
 def _not_principal_applies(principals: Principals, caller: _Caller, bounded: bool, allow: bool) -> bool:
     if bounded and not allow:
         return True
-    if principals.anyone or (principals.any_aws and not caller.service):
+    if principals.anyone or (principals.any_aws and caller.kind == "AWS"):
         return False
-    if caller.service:
-        return ("Service", caller.own) not in principals.entries
-    listed = {value for kind, value in principals.entries if kind == "AWS"}
-    chain = [caller.own, caller.role, caller.account]
-    return any(identity is not None and identity not in listed for identity in chain)
+    if caller.kind != "AWS":
+        return _own(caller) not in _listed(principals, caller)
+    listed = _listed(principals, caller)
+    return any(identity not in listed for identity in caller.chain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,19 +375,21 @@ class _Request:
         self.missing = missing
 
 
-def _strength(statement: Statement, policy: Policy, request: _Request) -> int:
+def _applies(statement: Statement, policy: Policy, request: _Request) -> int:
     """How strongly the statement applies to the request (_NONE: not at all)."""
-    action_hit = any(matching.matches(a, request.action, "action") for a in statement.actions)
-    if action_hit == statement.not_action:
+    if (statement.action_re.fullmatch(request.action) is None) != statement.not_action:
         return _NONE
     lookup = request.lookup if policy.variables_enabled else None
     if statement.resources is not None:
-        resource_hit = False
-        for pattern in statement.resources:
-            pieces = matching.render(pattern, lookup)
-            if pieces is None:
-                return _NONE
-            resource_hit = resource_hit or matching.matches_rendered(pieces, request.resource, "resource")
+        if statement.resource_re is not None:
+            resource_hit = statement.resource_re.fullmatch(request.resource) is not None
+        else:
+            resource_hit = False
+            for pattern in statement.resources:
+                pieces = matching.render(pattern, lookup)
+                if pieces is None:
+                    return _NONE
+                resource_hit = resource_hit or matching.matches_rendered(pieces, request.resource, "resource")
         if resource_hit == statement.not_resource:
             return _NONE
     strength = _DIRECT
@@ -359,54 +402,70 @@ def _strength(statement: Statement, policy: Policy, request: _Request) -> int:
             strength = _principal_strength(statement.principals, request.caller)
         if strength == _NONE:
             return _NONE
-    if not cond.evaluate_all(statement.conditions, request.context, lookup, request.missing):
+    if statement.conditions and not cond.evaluate_all(statement.conditions, request.context, lookup,
+                                                      request.missing):
         return _NONE
     return strength
 
 
-def _scan(policies: Sequence[Policy], request: _Request, allow: bool,
-          found: list[MatchedStatement] | None) -> int:
-    """Strongest applicable statement of one effect across the policies; collects them into `found`."""
-    best = _NONE
-    for policy in policies:
-        for statement in policy.statements:
-            if statement.allow != allow:
-                continue
-            strength = _strength(statement, policy, request)
-            if strength == _NONE:
-                continue
-            best = max(best, strength)
-            if found is None:
-                if best == _DIRECT:
-                    return best
-            else:
-                found.append(MatchedStatement(policy.source_id, policy.source_type, statement.sid,
-                                              statement.index))
-    return best
+class _Scan:
+    """One pass over a group of policies: was there an applicable Deny, and how strong is the best Allow?
+
+    Without tracing the pass stops at the first Deny and stops evaluating Allow conditions once a direct
+    Allow is found; with tracing (simulation) every applicable statement is recorded.
+    """
+
+    __slots__ = ("denied", "allow", "denies", "allows")
+
+    def __init__(self, policies: Sequence[Policy], request: _Request, trace: bool) -> None:
+        self.denied = False
+        self.allow = _NONE
+        self.denies: list[MatchedStatement] = []
+        self.allows: list[MatchedStatement] = []
+        for policy in policies:
+            for statement in policy.candidates(request.action):
+                if statement.allow and self.allow == _DIRECT and not trace:
+                    continue
+                strength = _applies(statement, policy, request)
+                if strength == _NONE:
+                    continue
+                if statement.allow:
+                    self.allow = max(self.allow, strength)
+                else:
+                    self.denied = True
+                if trace:
+                    found = MatchedStatement(policy.source_id, policy.source_type, statement.sid, statement.index)
+                    (self.allows if statement.allow else self.denies).append(found)
+                elif self.denied:
+                    return
 
 
 def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Policy | None,
             sessions: Sequence[Policy], boundary: Policy | None,
             matched: list[MatchedStatement] | None) -> Decision:
-    resource = [resource_policy] if resource_policy is not None else []
-    bounds = [boundary] if boundary is not None else []
-    denies: list[MatchedStatement] | None = [] if matched is not None else None
-    if _scan([*identity, *resource, *sessions, *bounds], request, False, denies) != _NONE:
-        if matched is not None and denies:
-            matched.extend(denies)
+    trace = matched is not None
+    groups = [identity, [resource_policy] if resource_policy else [], sessions, [boundary] if boundary else []]
+    scans = []
+    for group in groups:
+        scan = _Scan(group, request, trace)
+        if scan.denied and not trace:
+            return Decision.EXPLICIT_DENY
+        scans.append(scan)
+    by_identity, by_resource, by_session, by_boundary = scans
+    if any(scan.denied for scan in scans):
+        matched.extend(d for scan in scans for d in scan.denies)
         return Decision.EXPLICIT_DENY
-    allows: list[MatchedStatement] | None = [] if matched is not None else None
-    by_resource = _scan(resource, request, True, allows)
-    if by_resource == _DIRECT:
-        if matched is not None and allows:
-            matched.extend(allows)
-        return Decision.ALLOW
-    granted = by_resource == _ROLE or _scan(identity, request, True, allows) != _NONE
-    granted = granted and (boundary is None or _scan(bounds, request, True, allows) != _NONE)
-    granted = granted and (not sessions or _scan(sessions, request, True, allows) != _NONE)
-    if granted and matched is not None and allows:
-        matched.extend(allows)
-    return Decision.ALLOW if granted else Decision.IMPLICIT_DENY
+    if by_resource.allow == _DIRECT:
+        decision, granting = Decision.ALLOW, [by_resource]
+    else:
+        granted = (by_resource.allow == _ROLE or by_identity.allow != _NONE)
+        granted = granted and (boundary is None or by_boundary.allow != _NONE)
+        granted = granted and (not sessions or by_session.allow != _NONE)
+        decision = Decision.ALLOW if granted else Decision.IMPLICIT_DENY
+        granting = scans if granted else []
+    if trace:
+        matched.extend(a for scan in granting for a in scan.allows)
+    return decision
 
 
 def _lowered(keys: Mapping[str, object]) -> dict[str, object]:
@@ -445,16 +504,13 @@ def principal_allowed_by_trust(trust: Policy, principal: str | dict, action: str
     "lambda.amazonaws.com"}` / `{"AWS": arn}`. Naming the caller's account in the trust policy trusts every
     principal of that account (whose own identity policy must then allow sts:AssumeRole; checked elsewhere).
     """
+    kind = None
     if isinstance(principal, dict):
-        principal = next(iter(principal.values()), "")
-    if isinstance(principal, list):
-        principal = principal[0] if principal else ""
+        kind, principal = next(iter(principal.items()), ("AWS", ""))
     context = _lowered(keys or {})
-    caller = _caller(str(principal), None, context)
-    request = _Request(action, "*", context, caller, False, None)
-    if _scan([trust], request, False, None) != _NONE:
-        return False
-    return _scan([trust], request, True, None) != _NONE
+    caller = _caller(str(principal), None, context, kind)
+    scan = _Scan([trust], _Request(action, "*", context, caller, False, None), False)
+    return not scan.denied and scan.allow != _NONE
 
 
 @dataclass(frozen=True, slots=True)
