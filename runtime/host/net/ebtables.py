@@ -8,9 +8,15 @@ dropped. INPUT and FORWARD default to DROP, so a port that is not in the model i
 
 from __future__ import annotations
 
+import hashlib
+
+from runtime.errors import RealiseError
+
 from . import naming
 from .model import Eni, VpcNet
 from .tools import run_in
+
+DIGEST_PREFIX = "TR-L2D-"
 
 
 def _eni_lines(eni: Eni, mac: str) -> list[str]:
@@ -32,14 +38,34 @@ def eni_mac(eni: Eni) -> str:
 
 
 def render_l2(net: VpcNet) -> str:
-    """The ebtables-restore document for `net`: per-ENI chains with policy DROP."""
+    """The ebtables-restore document for `net`: per-ENI chains with policy DROP.
+
+    An empty chain named after the document's digest lets `apply_l2` skip an unchanged table.
+    """
     head = ["*filter", ":INPUT DROP", ":FORWARD DROP", ":OUTPUT ACCEPT"]
     body: list[str] = []
     for eni in net.enis:
         head.append(f":{naming.l2_chain(eni.eni_id)} DROP")
         body += _eni_lines(eni, eni_mac(eni))
+    digest = hashlib.sha256("\n".join(head + body).encode()).hexdigest()[:16]
+    head.append(f":{DIGEST_PREFIX}{digest} RETURN")
     return "\n".join(head + body) + "\n"
 
 
-def apply_l2(netns_path: str, text: str) -> None:
+def _digest_chain(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(":" + DIGEST_PREFIX):
+            return line.split()[0][1:]
+    return ""
+
+
+def apply_l2(netns_path: str, text: str) -> bool:
+    """Replace the bridge filter table unless it already holds `text`; True if it was replaced."""
+    try:
+        current = run_in(netns_path, ["ebtables-save"])
+    except RealiseError:
+        current = ""
+    if _digest_chain(current) == _digest_chain(text):
+        return False
     run_in(netns_path, ["ebtables-restore"], stdin=text)
+    return True

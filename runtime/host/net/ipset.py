@@ -34,14 +34,30 @@ def render_sets(sets: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def current_sets(netns_path: str) -> dict[str, list[str]]:
+    """Our sets as the namespace holds them now."""
+    out: dict[str, list[str]] = {}
+    for line in run_in(netns_path, ["ipset", "save"]).splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[1].startswith("tr-sg-"):
+            if words[0] == "create":
+                out.setdefault(words[1], [])
+            elif words[0] == "add":
+                out.setdefault(words[1], []).append(words[2])
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def apply_sets(netns_path: str, sets: dict[str, list[str]]) -> None:
-    if sets:
-        run_in(netns_path, ["ipset", "restore"], stdin=render_sets(sets))
+    """Bring every set in `sets` to its members, touching only the sets that differ."""
+    have = current_sets(netns_path)
+    changed = {name: members for name, members in sets.items() if have.get(name) != members}
+    if changed:
+        run_in(netns_path, ["ipset", "restore"], stdin=render_sets(changed))
 
 
 def prune_sets(netns_path: str, keep: set[str]) -> None:
     """Destroy our sets that nothing references any more (call after the new ruleset is in)."""
-    names = run_in(netns_path, ["ipset", "list", "-n"]).split()
+    names = list(current_sets(netns_path))
     stale = [n for n in names if n.startswith("tr-sg-") and n not in keep]
     if stale:
         run_in(netns_path, ["ipset", "restore"], stdin="".join(f"destroy {n}\n" for n in stale))
