@@ -194,6 +194,7 @@ class SandboxManager:
 
     async def _invoke(self, fn, payload, request_id, client_context, deadline_ms, invoked_arn):
         env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url)
+        t_start = time.monotonic()
         for attempt in range(2):
             zygote, cold = await self._zygote_for(fn, env)
             if zygote.init.error:
@@ -201,7 +202,7 @@ class SandboxManager:
             zygote.inflight += 1
             try:
                 return await self._run(fn, zygote, cold, env, payload, request_id, client_context,
-                                       deadline_ms, invoked_arn)
+                                       deadline_ms, invoked_arn, t_start)
             except ZygoteGone:
                 if self._zygotes.get(zygote.key) is zygote:
                     del self._zygotes[zygote.key]
@@ -281,6 +282,17 @@ class SandboxManager:
                 os.close(fd)
         return result_r, log_r
 
+    async def _kill_until_closed(self, inv_rel: str, closed: asyncio.Future) -> None:
+        """SIGKILL the invocation's cgroup until its pipes close. Repeated, because a keeper that was
+        still being forked when the deadline fired joins the cgroup only afterwards."""
+        give_up = time.monotonic() + KILL_GRACE_S
+        while not closed.done() and time.monotonic() < give_up:
+            await asyncio.to_thread(self.cgroups.kill, inv_rel)
+            try:
+                await asyncio.wait_for(asyncio.shield(closed), 0.05)
+            except asyncio.TimeoutError:
+                pass
+
     def _finish(self, inv_rel: str) -> tuple[int, bool]:
         """Blocking: wait until the invocation's cgroup is empty, read peak and OOM, remove it."""
         if not self.cgroups.wait_empty(inv_rel, KILL_GRACE_S):
@@ -290,7 +302,8 @@ class SandboxManager:
         self.cgroups.remove(inv_rel)
         return peak, oom
 
-    async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn):
+    async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn,
+                   t_start):
         self._seq += 1
         inv_rel = f"{zygote.fn_rel}/tr-i-{self._seq}"
         now_ms = time.time() * 1000
@@ -306,26 +319,29 @@ class SandboxManager:
         zygote.served += 1
         timed_out = False
         remaining_s = max(0.0, deadline_ms / 1000 - time.time())
+        both = asyncio.gather(result_drain.done, log_drain.done)
         try:
             await asyncio.wait_for(asyncio.shield(result_drain.done), remaining_s)
         except asyncio.TimeoutError:
             timed_out = True
-            await asyncio.to_thread(self.cgroups.kill, inv_rel)
         t_done = time.monotonic()
-        try:
-            results, output = await asyncio.wait_for(asyncio.gather(result_drain.done, log_drain.done),
-                                                     KILL_GRACE_S)
-        except asyncio.TimeoutError:
-            await asyncio.to_thread(self.cgroups.kill, inv_rel)
+        if timed_out:
+            await self._kill_until_closed(inv_rel, both)
+        else:
+            try:
+                await asyncio.wait_for(asyncio.shield(both), KILL_GRACE_S)
+            except asyncio.TimeoutError:
+                await self._kill_until_closed(inv_rel, both)
+        if not both.done():
             result_drain.close()
             log_drain.close()
-            results, output = result_drain.done.result(), log_drain.done.result()
+        results, output = result_drain.done.result(), log_drain.done.result()
         peak, oom = await asyncio.to_thread(self._finish, inv_rel)
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
-                            host_ms=(t_done - t_send) * 1000)
+                            host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
 
     def _result(self, fn, zygote, cold, request_id, results: _Drained, output: _Drained, peak: int, oom: bool,
-                timed_out: bool, host_ms: float) -> InvocationResult:
+                timed_out: bool, host_ms: float, elapsed_s: float) -> InvocationResult:
         rec = _parse_records(results.data)
         init_ms = zygote.init.init_ms if cold else None
         logs = list(zygote.init.log) if cold else []
@@ -339,7 +355,7 @@ class SandboxManager:
         if timed_out:
             duration_ms = fn.timeout_s * 1000.0
             payload = report.timeout_payload(request_id, fn.timeout_s)
-            logs.append(report.timeout_log_line(request_id, host_ms / 1000))
+            logs.append(report.timeout_log_line(request_id, elapsed_s))
             function_error, status, error_type = "Unhandled", "timeout", "Sandbox.Timedout"
         elif rec.result is not None:
             duration_ms = min(rec.result["duration_ns"] / 1e6, host_ms)

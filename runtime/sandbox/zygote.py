@@ -143,11 +143,13 @@ def make_error(message: str, error_type: str, trace: list[str], request_id: str)
 
 
 def _user_trace(tb) -> list[str]:
-    """The stack trace as awslambdaric reports it: the runner's own leading frames removed."""
-    frames = traceback.extract_tb(tb)
+    """The stack trace as awslambdaric reports it: plain (file, line, name, text) frames, so no caret
+    lines, with the runner's own leading frames removed."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i, frame in enumerate(frames):
-        if frame.filename != RUNNER_FILE:
-            return traceback.format_list(frames[i:])
+        if frame[0] != RUNNER_FILE:
+            frames = frames[i:]
+            break
     return traceback.format_list(frames)
 
 
