@@ -49,28 +49,42 @@ def render(pattern: str, lookup: Lookup | None) -> Pieces | None:
     if lookup is None or "${" not in pattern:
         return ((pattern, False),)
     pieces: list[tuple[str, bool]] = []
-    position = 0
-    for found in _VARIABLE.finditer(pattern):
-        if found.start() > position:
-            pieces.append((pattern[position:found.start()], False))
-        value = _resolve(found.group(1), lookup)
-        if value is None:
-            return None
-        pieces.append((value, True))
-        position = found.end()
-    if position < len(pattern):
-        pieces.append((pattern[position:], False))
+    for text, key, default in _template(pattern):
+        if key is None:
+            pieces.append((text, False))
+        elif not key:
+            pieces.append((text, True))
+        else:
+            value = lookup(key)
+            value = default if value is None else value
+            if value is None:
+                return None
+            pieces.append((value, True))
     return tuple(pieces)
 
 
-def _resolve(body: str, lookup: Lookup) -> str | None:
-    if body in _ESCAPES:
-        return _ESCAPES[body]
-    defaulted = _DEFAULTED.match(body)
-    if defaulted:
-        value = lookup(defaulted.group(1))
-        return defaulted.group(2) if value is None else value
-    return lookup(body.strip())
+@lru_cache(maxsize=8192)
+def _template(pattern: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The pattern as (text, variable key, default) items: key None is pattern text, "" an escape (`${*}`)."""
+    items: list[tuple[str, str | None, str | None]] = []
+    position = 0
+    for found in _VARIABLE.finditer(pattern):
+        if found.start() > position:
+            items.append((pattern[position:found.start()], None, None))
+        body = found.group(1)
+        defaulted = _DEFAULTED.match(body)
+        if body in _ESCAPES:
+            items.append((_ESCAPES[body], "", None))
+        elif not body.strip():
+            items.append((found.group(0), None, None))  # `${}` names nothing: plain text
+        elif defaulted:
+            items.append(("", defaulted.group(1), defaulted.group(2)))
+        else:
+            items.append(("", body.strip(), None))
+        position = found.end()
+    if position < len(pattern):
+        items.append((pattern[position:], None, None))
+    return tuple(items)
 
 
 def _translate(pieces: Pieces, mode: Mode) -> str:
@@ -107,6 +121,7 @@ def matches(pattern: str, value: str, mode: Mode, lookup: Lookup | None = None) 
     return pieces is not None and matches_rendered(pieces, value, mode)
 
 
+@lru_cache(maxsize=8192)
 def compile_any(patterns: tuple[str, ...], mode: Mode) -> re.Pattern[str]:
     """One regex matching a value that any of the (variable-free) patterns matches; built once per statement."""
     source = "|".join(f"(?:{_translate(((pattern, False),), mode)})" for pattern in patterns)

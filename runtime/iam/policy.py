@@ -55,8 +55,9 @@ _PRINCIPAL_TYPES = {"AWS", "Service", "Federated", "CanonicalUser"}
 _ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[^:]*$")
 _SID = re.compile(r"^[0-9A-Za-z]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_AWS_PRINCIPAL_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(iam::\d{12}:(root|user/.+|role/.+|group/.+)|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))$")
+# Groups are not principals; wildcards are refused separately.
+_AWS_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:(root|user/.+|role/.+)"
+                                r"|sts::\d{12}:(assumed-role/[^/]+/.+|federated-user/.+))$")
 
 
 class MalformedPolicy(ValueError):
@@ -139,7 +140,7 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
     syntax = MalformedPolicy("Syntax errors in policy.")
     try:
         document = json.loads(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise syntax from error
     if not isinstance(document, dict) or not set(document) <= _TOP_ELEMENTS or "Statement" not in document:
         raise syntax
@@ -303,12 +304,15 @@ class _Caller:
 
 
 def _caller(principal: str, account_id: str | None, keys: Mapping[str, object], kind: str | None = None) -> _Caller:
+    if kind in (None, "AWS") and _ACCOUNT.match(principal):
+        principal = f"arn:aws:iam::{principal}:root"
     if kind not in (None, "AWS") or not principal.startswith("arn:"):
         return _Caller(kind or "Service", principal, None, None)
     role = keys.get("aws:principalarn")
     role = role if isinstance(role, str) and role != principal else None
-    account = account_id or principal.split(":")[4]
-    return _Caller("AWS", principal, role, f"arn:aws:iam::{account}:root")
+    fields = principal.split(":")
+    account = account_id or (fields[4] if len(fields) > 4 else "")
+    return _Caller("AWS", principal, role, f"arn:aws:iam::{account}:root" if account else None)
 
 
 # Principal match strength, weakest first: a resource policy grants by itself only on DIRECT.

@@ -23,6 +23,8 @@ def _doc(*statements, **top) -> str:
 @pytest.mark.parametrize(("kind", "text", "message"), [
     ("identity", "{not json", SYNTAX),
     ("identity", "[]", SYNTAX),
+    ("identity", "[" * 100000 + "]" * 100000, SYNTAX),  # nesting deep enough to exhaust the parser's stack
+    ("identity", "", SYNTAX),
     ("identity", json.dumps({"Version": "2012-10-17"}), SYNTAX),  # no Statement
     ("identity", _doc(), SYNTAX),  # empty Statement list
     ("identity", _doc(OK, Version="2012-10-18"), SYNTAX),
@@ -64,6 +66,8 @@ def _doc(*statements, **top) -> str:
     ("trust", _doc({**TRUST, "Principal": {"AWS": "arn:aws:iam::111122223333:user/*"}}),
      'Invalid principal in policy: "AWS":"arn:aws:iam::111122223333:user/*"'),
     ("trust", _doc({**TRUST, "Principal": {"AWS": "bob"}}), 'Invalid principal in policy: "AWS":"bob"'),
+    ("trust", _doc({**TRUST, "Principal": {"AWS": "arn:aws:iam::111122223333:group/devs"}}),
+     'Invalid principal in policy: "AWS":"arn:aws:iam::111122223333:group/devs"'),  # groups are not principals
     ("trust", _doc({**TRUST, "Principal": {"AWS": "12345"}}), 'Invalid principal in policy: "AWS":"12345"'),
     ("trust", _doc({**TRUST, "Principal": {"Robot": "x"}}), 'Invalid principal in policy: "Robot"'),
     ("trust", _doc({**TRUST, "Principal": "everyone"}), 'Invalid principal in policy: "everyone"'),

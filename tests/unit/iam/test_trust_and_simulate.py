@@ -37,6 +37,8 @@ def assume(principal, action="sts:AssumeRole", **extra) -> dict:
     ([assume({"AWS": ROLE})], SESSION, "sts:AssumeRole", None, False),
     ([assume({"AWS": "*"})], OTHER_ACCOUNT_USER, "sts:AssumeRole", None, True),
     ([assume({"AWS": USER})], {"AWS": USER}, "sts:AssumeRole", None, True),
+    ([assume({"AWS": ACCOUNT})], {"AWS": ACCOUNT}, "sts:AssumeRole", None, True),  # the root user by account id
+    ([assume({"AWS": USER})], "arn:broken", "sts:AssumeRole", None, False),
     ([assume({"Federated": "cognito-identity.amazonaws.com"}, action="sts:AssumeRoleWithWebIdentity")],
      {"Federated": "cognito-identity.amazonaws.com"}, "sts:AssumeRoleWithWebIdentity", None, True),
     ([assume({"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/corp"}, action="sts:AssumeRoleWithSAML")],
