@@ -15,6 +15,7 @@ from runtime.api.gateway import Gateway
 from runtime.config import Settings
 from runtime.iam import account as accounts
 from runtime.iam.credentials import CredentialResolver
+from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
 from runtime.services.sts.provider import StsProvider
 from runtime.state import SqliteStore, Store
@@ -30,10 +31,11 @@ MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JS
 MAX_HEADER_BYTES = 64 * 1024  # large enough that oversized headers still get an AWS-shaped answer
 
 
-def build_dispatcher(settings: Settings) -> Dispatcher:
+def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher = Dispatcher()
     dispatcher.register("sts", StsProvider())
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
+    dispatcher.register("ec2", KeyPairsProvider(store))
     return dispatcher
 
 
@@ -52,7 +54,8 @@ async def _store_ctx(app: web.Application):
 
 async def _gateway_ctx(app: web.Application):
     settings = app[SETTINGS]
-    app[GATEWAY] = Gateway(build_dispatcher(settings), CredentialResolver(app[ACCOUNT]), region=settings.region)
+    app[GATEWAY] = Gateway(build_dispatcher(settings, app[STORE]), CredentialResolver(app[ACCOUNT]),
+                           region=settings.region)
     yield
 
 
