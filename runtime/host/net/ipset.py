@@ -47,17 +47,20 @@ def current_sets(netns_path: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def apply_sets(netns_path: str, sets: dict[str, list[str]]) -> None:
-    """Bring every set in `sets` to its members, touching only the sets that differ."""
+def apply_sets(netns_path: str, sets: dict[str, list[str]]) -> set[str]:
+    """Bring every set in `sets` to its members, touching only the sets that differ.
+
+    Returns the names of our sets that existed before, for `prune_sets`.
+    """
     have = current_sets(netns_path)
     changed = {name: members for name, members in sets.items() if have.get(name) != members}
     if changed:
         run_in(netns_path, ["ipset", "restore"], stdin=render_sets(changed))
+    return set(have)
 
 
-def prune_sets(netns_path: str, keep: set[str]) -> None:
+def prune_sets(netns_path: str, existing: set[str], keep: set[str]) -> None:
     """Destroy our sets that nothing references any more (call after the new ruleset is in)."""
-    names = list(current_sets(netns_path))
-    stale = [n for n in names if n.startswith("tr-sg-") and n not in keep]
+    stale = sorted(existing - keep)
     if stale:
         run_in(netns_path, ["ipset", "restore"], stdin="".join(f"destroy {n}\n" for n in stale))

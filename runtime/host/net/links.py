@@ -36,15 +36,25 @@ def in_ns(path: str, fn: Callable[[IPRoute], T]) -> T:
 
 
 def links(ipr: IPRoute) -> dict[str, dict]:
-    """ifname -> {index, kind, master, address, up, peer_netnsid}."""
+    """ifname -> {index, kind, master, address, up, peer_netnsid, nf_call_iptables}: one dump."""
     out = {}
     for msg in ipr.get_links():
-        info = msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND"))
+        data = msg.get(("IFLA_LINKINFO", "IFLA_INFO_DATA"))
         out[msg.get("IFLA_IFNAME")] = {
-            "index": msg["index"], "kind": info, "master": msg.get("IFLA_MASTER"),
-            "address": msg.get("IFLA_ADDRESS"), "up": bool(msg["flags"] & 1),
-            "peer_netnsid": msg.get("IFLA_LINK_NETNSID"),
+            "index": msg["index"], "kind": msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND")),
+            "master": msg.get("IFLA_MASTER"), "address": msg.get("IFLA_ADDRESS"),
+            "up": bool(msg["flags"] & 1), "peer_netnsid": msg.get("IFLA_LINK_NETNSID"),
+            "nf_call_iptables": data.get("IFLA_BR_NF_CALL_IPTABLES") if data is not None and
+            msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND")) == "bridge" else None,
         }
+    return out
+
+
+def addresses(ipr: IPRoute) -> dict[int, set[tuple[str, int]]]:
+    """ifindex -> IPv4 (address, prefixlen) set: one dump."""
+    out: dict[int, set[tuple[str, int]]] = {}
+    for a in ipr.get_addr(family=2):
+        out.setdefault(a["index"], set()).add((a.get("IFA_ADDRESS"), a["prefixlen"]))
     return out
 
 
@@ -64,40 +74,50 @@ def delete_link(ipr: IPRoute, name: str) -> None:
             raise
 
 
-def set_up(ipr: IPRoute, name: str) -> None:
-    ipr.link("set", index=index_of(ipr, name), state="up")
+def set_up(ipr: IPRoute, name: str, have: dict | None = None) -> None:
+    """`name` up; `have` is its `links()` entry when the caller already dumped it."""
+    if have is not None and have["up"]:
+        return
+    ipr.link("set", index=have["index"] if have else index_of(ipr, name), state="up")
 
 
-def ensure_addresses(ipr: IPRoute, name: str, wanted: list[tuple[str, int]]) -> None:
-    """Make `name`'s IPv4 addresses exactly `wanted` [(ip, prefixlen)]."""
+def ensure_addresses(ipr: IPRoute, name: str, wanted: list[tuple[str, int]],
+                     current: set[tuple[str, int]] | None = None) -> None:
+    """Make `name`'s IPv4 addresses exactly `wanted` [(ip, prefixlen)] (`current`: from `addresses()`)."""
     idx = index_of(ipr, name)
-    have = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(family=2, index=idx)}
-    for ip, plen in have - set(wanted):
+    if current is None:
+        current = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(family=2, index=idx)}
+    for ip, plen in current - set(wanted):
         ipr.addr("del", index=idx, address=ip, prefixlen=plen)
-    for ip, plen in set(wanted) - have:
+    for ip, plen in set(wanted) - current:
         ipr.addr("add", index=idx, address=ip, prefixlen=plen)
 
 
-def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int) -> None:
-    """A subnet bridge: br_netfilter on (its traffic must meet the VPC's iptables), gateway address, up."""
-    have = links(ipr).get(name)
+def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, have: dict | None,
+                  current: set[tuple[str, int]]) -> None:
+    """A subnet bridge: br_netfilter on (its traffic must meet the VPC's iptables), gateway address, up.
+
+    `have` is the bridge's `links()` entry (None if absent), `current` its addresses.
+    """
     if have is not None and have["kind"] != "bridge":
         delete_link(ipr, name)
-        have = None
+        have, current = None, set()
     if have is None:
         ipr.link("add", ifname=name, kind="bridge", br_nf_call_iptables=1, br_mcast_snooping=0)
-    else:
+    elif have["nf_call_iptables"] != 1:
         ipr.link("set", index=have["index"], kind="bridge", br_nf_call_iptables=1)
-    ensure_addresses(ipr, name, [(gateway, prefixlen)])
-    set_up(ipr, name)
+    ensure_addresses(ipr, name, [(gateway, prefixlen)], current)
+    set_up(ipr, name, have)
 
 
-def ensure_port(ipr: IPRoute, name: str, bridge: str) -> None:
-    """`name` enslaved to `bridge` and up."""
-    idx, br = index_of(ipr, name), index_of(ipr, bridge)
-    if links(ipr)[name]["master"] != br:
-        ipr.link("set", index=idx, master=br)
-    ipr.link("set", index=idx, state="up")
+def ensure_port(ipr: IPRoute, name: str, bridge: str, have: dict | None = None, bridge_index: int | None = None) -> None:
+    """`name` enslaved to `bridge` and up (`have`/`bridge_index` from a `links()` dump, if at hand)."""
+    have = have or links(ipr)[name]
+    br = bridge_index or index_of(ipr, bridge)
+    if have["master"] != br:
+        ipr.link("set", index=have["index"], master=br)
+    if not have["up"]:
+        ipr.link("set", index=have["index"], state="up")
 
 
 def add_veth(ipr: IPRoute, name: str, peer: str, peer_ns_path: str, peer_mac: str | None = None) -> None:

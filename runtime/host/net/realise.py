@@ -82,8 +82,11 @@ def ensure_internet() -> None:
     with _lock(naming.INTERNET_NETNS):
         path = naming.netns_path(naming.INTERNET_NETNS)
         netns.create(naming.INTERNET_NETNS)
-        _sysctls(path, _INET_SYSCTLS)
-        links.in_ns(path, lambda ipr: links.set_up(ipr, "lo"))
+
+        def converge(ipr) -> None:
+            netns.write_sysctls(_INET_SYSCTLS)
+            links.set_up(ipr, "lo", links.links(ipr)["lo"])
+        links.in_ns(path, converge)
 
 
 def ensure_internet_host(name: str, ip: str) -> str:
@@ -149,26 +152,37 @@ def _rules(net: VpcNet) -> set[RuleSpec]:
 
 
 def _converge_vpc_links(net: VpcNet, ipr) -> None:
-    links.set_up(ipr, "lo")
-    links.ensure_addresses(ipr, "lo", [("127.0.0.1", 8), (iptables.IMDS_IP, 32)])
     have = links.links(ipr)
+    links.set_up(ipr, "lo", have["lo"])  # before the address dump: bringing lo up adds 127.0.0.1
+    addrs = links.addresses(ipr)
+    links.ensure_addresses(ipr, "lo", [("127.0.0.1", 8), (iptables.IMDS_IP, 32)], addrs.get(have["lo"]["index"], set()))
     bridges = {naming.bridge(s.subnet_id): s for s in net.subnets}
     enis = {naming.eni_link(e.eni_id): e for e in net.enis}
-    for name in have:
+    for name in list(have):
         if (name.startswith(naming.BRIDGE_PREFIX) and name not in bridges) or \
                 (name.startswith(naming.ENI_PREFIX) and name not in enis):
             links.delete_link(ipr, name)
+            del have[name]
     for name, s in bridges.items():
-        links.ensure_bridge(ipr, name, s.gateway, s.prefixlen)
-    for name, e in enis.items():
-        if name in have:
-            links.ensure_port(ipr, name, naming.bridge(e.subnet_id))
+        link = have.get(name)
+        links.ensure_bridge(ipr, name, s.gateway, s.prefixlen, link,
+                            addrs.get(link["index"], set()) if link else set())
+    if any(name in have for name in enis):
+        have = links.links(ipr)
+        for name, e in enis.items():
+            if name in have:
+                bridge = naming.bridge(e.subnet_id)
+                links.ensure_port(ipr, name, bridge, have[name], have[bridge]["index"])
     if net.igw_attached:
         if naming.IGW_LINK not in have:
             links.add_veth(ipr, naming.IGW_LINK, naming.uplink(net.vpc_id),
                            naming.netns_path(naming.INTERNET_NETNS))
-        links.ensure_addresses(ipr, naming.IGW_LINK, [(VPC_SIDE_IP, 32)])
-        links.set_up(ipr, naming.IGW_LINK)
+            igw, current = None, set()
+        else:
+            igw = have[naming.IGW_LINK]
+            current = addrs.get(igw["index"], set())
+        links.ensure_addresses(ipr, naming.IGW_LINK, [(VPC_SIDE_IP, 32)], current)
+        links.set_up(ipr, naming.IGW_LINK, igw)
     else:
         links.delete_link(ipr, naming.IGW_LINK)
     links.sync_routes(ipr, _table_routes(net))
@@ -208,7 +222,7 @@ def ensure_vpc(net: VpcNet) -> None:
         netns.create(name)
         _sysctls(path, _VPC_SYSCTLS)
         sets = ipset.desired_sets(net)
-        ipset.apply_sets(path, sets)
+        existing_sets = ipset.apply_sets(path, sets)
         text = iptables.render_ruleset(net)
         if iptables.applied_digest(path) != iptables.digest_of(text):
             before = iptables.nat_map(path)
@@ -218,7 +232,7 @@ def ensure_vpc(net: VpcNet) -> None:
             if moved:
                 netns.run_in(path, lambda: links.flush_conntrack(moved))
         ebtables.apply_l2(path, ebtables.render_l2(net))
-        ipset.prune_sets(path, set(sets))
+        ipset.prune_sets(path, existing_sets, set(sets))
         _sysctls(path, _ROUTER_ON)
         links.in_ns(path, lambda ipr: _converge_vpc_links(net, ipr))
     if net.igw_attached:
