@@ -99,6 +99,8 @@ class Statement:
     action_re: re.Pattern[str] = field(compare=False, repr=False, default=None)
     resource_re: re.Pattern[str] | None = field(compare=False, repr=False, default=None)
     services: frozenset[str] | None = field(compare=False, repr=False, default=None)  # None: any service
+    # Where the statement sits in the document text: (start line, start column, end line, end column), 1-based.
+    span: tuple[int, int, int, int] | None = field(compare=False, repr=False, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +137,15 @@ def policy_size(text: str) -> int:
     return sum(1 for char in text if not char.isspace())
 
 
-def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
-    """Parse and validate a policy document; raises MalformedPolicy with IAM's message."""
+def parse_policy(text: str, *, kind: PolicyKind, require_current_version: bool = False) -> Policy:
+    """Parse and validate a policy document; raises MalformedPolicy with IAM's message.
+
+    Managed policies (CreatePolicy, CreatePolicyVersion) must say Version 2012-10-17: pass
+    `require_current_version=True` there. Inline and trust policies may omit it (2008 semantics).
+    """
     syntax = MalformedPolicy("Syntax errors in policy.")
+    if not isinstance(text, str):
+        raise syntax
     try:
         document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as error:
@@ -150,6 +158,8 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
     policy_id = document.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise syntax
+    if require_current_version and version != VERSION_CURRENT:
+        raise MalformedPolicy("Policy document must be version 2012-10-17 or greater.")
     raw = document["Statement"]
     raw_statements = [raw] if isinstance(raw, dict) else raw
     if not isinstance(raw_statements, list) or not raw_statements:
@@ -158,7 +168,9 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
     sids = [s.sid for s in statements if s.sid]
     if len(sids) != len(set(sids)):
         raise MalformedPolicy("Statement IDs (SID) in a single policy must be unique.")
-    statements = tuple(_compiled(s, version == VERSION_CURRENT) for s in statements)
+    spans = _statement_spans(text)
+    statements = tuple(_compiled(s, version == VERSION_CURRENT, spans[s.index] if len(spans) == len(statements)
+                                 else None) for s in statements)
     services = sorted({service for s in statements for service in s.services or ()})
     by_service = {service: tuple(s for s in statements if s.services is None or service in s.services)
                   for service in services}
@@ -166,7 +178,7 @@ def parse_policy(text: str, *, kind: PolicyKind) -> Policy:
     return Policy(kind, version, policy_id, statements, by_service=by_service, any_service=any_service)
 
 
-def _compiled(statement: Statement, variables: bool) -> Statement:
+def _compiled(statement: Statement, variables: bool, span: tuple[int, int, int, int] | None) -> Statement:
     services: frozenset[str] | None = None
     if not statement.not_action:
         prefixes = {action.split(":", 1)[0].lower() for action in statement.actions}
@@ -177,7 +189,49 @@ def _compiled(statement: Statement, variables: bool) -> Statement:
                                                                         statement.resources))):
         resource_re = matching.compile_any(statement.resources, "resource")
     return replace(statement, action_re=matching.compile_any(statement.actions, "action"),
-                   resource_re=resource_re, services=services)
+                   resource_re=resource_re, services=services, span=span)
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _statement_spans(text: str) -> list[tuple[int, int, int, int]]:
+    """Line/column extent of each statement, for SimulatePrincipalPolicy's Start/EndPosition.
+
+    Walks the already-validated top-level object with the JSON decoder's own scanner, so offsets are exact.
+    """
+    decoder = json.JSONDecoder()
+    offsets: list[tuple[int, int]] = []
+
+    def skip(at: int) -> int:
+        return _WHITESPACE.match(text, at).end()
+
+    at = skip(0) + 1  # past "{"
+    while text[skip(at)] != "}":
+        key, at = decoder.raw_decode(text, skip(at))
+        start = skip(skip(at) + 1)  # past ":"
+        value, at = decoder.raw_decode(text, start)
+        if key == "Statement":
+            offsets = [(start, at)] if isinstance(value, dict) else _element_offsets(decoder, text, start, skip)
+        at = skip(at)
+        at += text[at] == ","
+    return [(*_line_column(text, begin), *_line_column(text, end - 1)) for begin, end in offsets]
+
+
+def _element_offsets(decoder: json.JSONDecoder, text: str, at: int, skip) -> list[tuple[int, int]]:
+    offsets = []
+    at = skip(at + 1)  # past "["
+    while text[at] != "]":
+        _, end = decoder.raw_decode(text, at)
+        offsets.append((at, end))
+        at = skip(end)
+        at = skip(at + (text[at] == ","))
+    return offsets
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -361,6 +415,7 @@ class MatchedStatement:
     source_policy_type: str
     sid: str | None
     index: int
+    span: tuple[int, int, int, int] | None = None  # (start line, start column, end line, end column), 1-based
 
 
 class _Request:
@@ -438,7 +493,8 @@ class _Scan:
                 else:
                     self.denied = True
                 if trace:
-                    found = MatchedStatement(policy.source_id, policy.source_type, statement.sid, statement.index)
+                    found = MatchedStatement(policy.source_id, policy.source_type, statement.sid, statement.index,
+                                             statement.span)
                     (self.allows if statement.allow else self.denies).append(found)
                 elif self.denied:
                     return
@@ -526,6 +582,7 @@ class SimulationResult:
     decision: Decision
     matched_statements: tuple[MatchedStatement, ...]
     missing_context_values: tuple[str, ...]
+    allowed_by_permissions_boundary: bool | None = None  # None when the principal has no boundary
 
     @property
     def eval_decision(self) -> str:
@@ -537,7 +594,10 @@ def simulate(*, principal_arn: str, account_id: str, actions: Sequence[str], res
              identity_policies: Sequence[Policy], resource_policy: Policy | None = None,
              session_policies: Sequence[Policy] | None = None, permissions_boundary: Policy | None = None,
              keys: Mapping[str, object] | None = None, is_root: bool = False) -> list[SimulationResult]:
-    """Decide every action against every resource, reporting matched statements and missing context keys."""
+    """Decide every action against every resource, reporting matched statements and missing context keys.
+
+    `keys` may be built from the API's ContextEntries with `context_from_entries`.
+    """
     context = _lowered(keys or {})
     caller = _caller(principal_arn, account_id, context)
     results = []
@@ -545,11 +605,28 @@ def simulate(*, principal_arn: str, account_id: str, actions: Sequence[str], res
         for resource in resources or ("*",):
             matched: list[MatchedStatement] = []
             missing: set[str] = set()
+            request = _Request(action, resource, context, caller, permissions_boundary is not None, missing)
+            bounded = None
+            if permissions_boundary is not None:
+                bounded = _decide(request, [permissions_boundary], None, (), None, None) is Decision.ALLOW
             if is_root:
                 decision = Decision.ALLOW
             else:
-                request = _Request(action, resource, context, caller, permissions_boundary is not None, missing)
                 decision = _decide(request, identity_policies, resource_policy, session_policies or (),
                                    permissions_boundary, matched)
-            results.append(SimulationResult(action, resource, decision, tuple(matched), tuple(sorted(missing))))
+            results.append(SimulationResult(action, resource, decision, tuple(matched), tuple(sorted(missing)),
+                                            bounded))
     return results
+
+
+def context_from_entries(entries: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    """SimulatePrincipalPolicy ContextEntries (`ContextKeyName`, `ContextKeyValues`, `ContextKeyType`) as keys.
+
+    `...List` types stay lists (multi-valued keys); the others take their single value.
+    """
+    keys: dict[str, object] = {}
+    for entry in entries:
+        values = [str(v) for v in entry.get("ContextKeyValues") or []]
+        multi = str(entry.get("ContextKeyType", "string")).endswith("List")
+        keys[str(entry["ContextKeyName"])] = values if multi else (values[0] if values else None)
+    return keys

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.iam.policy import SIZE_QUOTAS, MalformedPolicy, parse_policy, policy_size
 
@@ -25,6 +27,7 @@ def _doc(*statements, **top) -> str:
     ("identity", "[]", SYNTAX),
     ("identity", "[" * 100000 + "]" * 100000, SYNTAX),  # nesting deep enough to exhaust the parser's stack
     ("identity", "", SYNTAX),
+    ("identity", b'{"Statement": []}', SYNTAX),  # only text is a policy document
     ("identity", json.dumps({"Version": "2012-10-17"}), SYNTAX),  # no Statement
     ("identity", _doc(), SYNTAX),  # empty Statement list
     ("identity", _doc(OK, Version="2012-10-18"), SYNTAX),
@@ -128,3 +131,32 @@ def test_size_excludes_whitespace():
     pretty = json.dumps(json.loads(text), indent=4)
     assert policy_size(text) == policy_size(pretty) == len("".join(text.split()))
     assert SIZE_QUOTAS["managed"] == 6144 and SIZE_QUOTAS["trust"] == 2048
+
+
+@pytest.mark.parametrize("version", [None, "2008-10-17"])
+def test_managed_policies_need_the_current_version(version):
+    body = {"Statement": [OK]} | ({"Version": version} if version else {})
+    parse_policy(json.dumps(body), kind="identity")  # inline: accepted
+    with pytest.raises(MalformedPolicy, match="^Policy document must be version 2012-10-17 or greater.$"):
+        parse_policy(json.dumps(body), kind="identity", require_current_version=True)
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                     st.sampled_from(["Allow", "Deny", "*", "s3:*", "arn:aws:s3:::b", "2012-10-17", "StringLike"]))
+_KEYS = st.one_of(st.text(max_size=6), st.sampled_from(sorted({"Version", "Statement", "Effect", "Action",
+                                                               "Resource", "Principal", "Condition", "AWS", "Sid",
+                                                               "NotAction", "StringEquals", "aws:SourceIp"})))
+_JSON = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.sampled_from(["identity", "resource", "trust"]))
+def test_any_document_parses_or_is_malformed(value, kind):
+    try:
+        policy = parse_policy(json.dumps(value), kind=kind)
+    except MalformedPolicy as error:
+        assert str(error)  # a message for the MalformedPolicyDocument answer, never another exception
+    else:
+        assert policy.statements
+

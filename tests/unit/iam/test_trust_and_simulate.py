@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.unit.iam._helpers import ACCOUNT, ALLOW, DENY, IMPLICIT, ROLE, SESSION, USER, identity, stmt
-from runtime.iam.policy import parse_policy, principal_allowed_by_trust, simulate
+from runtime.iam.policy import context_from_entries, parse_policy, principal_allowed_by_trust, simulate
 
 OTHER_ACCOUNT_USER = "arn:aws:iam::444455556666:user/eve"
 
@@ -101,3 +101,33 @@ def test_simulate_with_boundary_and_root():
     denied = simulate(principal_arn=USER, account_id=ACCOUNT, actions=["iam:CreateUser"],
                       identity_policies=[identity(stmt("Deny"))])
     assert denied[0].decision is DENY
+
+
+def test_simulate_positions_and_boundary_detail():
+    text = ('{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow", "Action": "s3:*", '
+            '"Resource": "*"},\n    {\n      "Sid": "NoDelete",\n      "Effect": "Deny",\n'
+            '      "Action": "s3:Delete*",\n      "Resource": "*"\n    }\n  ]\n}')
+    policy = parse_policy(text, kind="identity").with_source("p", "user")
+    boundary = identity(stmt(action="s3:Get*"))
+    get, delete = simulate(principal_arn=USER, account_id=ACCOUNT, actions=["s3:GetObject", "s3:DeleteObject"],
+                           identity_policies=[policy], permissions_boundary=boundary)
+    assert get.matched_statements[0].span == (4, 5, 4, 58)
+    assert delete.matched_statements[0].span == (5, 5, 10, 5)
+    assert (get.allowed_by_permissions_boundary, delete.allowed_by_permissions_boundary) == (True, False)
+    assert (get.decision, delete.decision) == (ALLOW, DENY)
+
+
+def test_context_entries():
+    keys = context_from_entries([
+        {"ContextKeyName": "aws:SourceIp", "ContextKeyValues": ["10.0.0.1"], "ContextKeyType": "ip"},
+        {"ContextKeyName": "aws:TagKeys", "ContextKeyValues": ["a", "b"], "ContextKeyType": "stringList"},
+        {"ContextKeyName": "aws:SecureTransport", "ContextKeyValues": ["true"], "ContextKeyType": "boolean"},
+    ])
+    assert keys == {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["a", "b"], "aws:SecureTransport": "true"}
+    policy = identity(stmt(Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b", "c"]},
+                                      "Bool": {"aws:SecureTransport": "true"},
+                                      "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))
+    result, = simulate(principal_arn=USER, account_id=ACCOUNT, actions=["ec2:CreateTags"],
+                       identity_policies=[policy], keys=keys)
+    assert result.decision is ALLOW and result.missing_context_values == ()
+
