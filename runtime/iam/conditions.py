@@ -169,10 +169,7 @@ class Condition:
     operator: Operator
     key: str
     values: tuple[str, ...]
-
-    @property
-    def key_lower(self) -> str:
-        return self.key.lower()
+    key_lower: str  # context lookups are case-insensitive on the key name
 
 
 def parse_block(block: object) -> tuple[Condition, ...]:
@@ -190,7 +187,7 @@ def parse_block(block: object) -> tuple[Condition, ...]:
             raw_values = raw if isinstance(raw, list) else [raw]
             if not raw_values or not all(isinstance(v, (str, bool, int, float)) for v in raw_values):
                 raise ValueError(f"Condition {name}/{key} has invalid values")
-            conditions.append(Condition(operator, key, tuple(as_text(v) for v in raw_values)))
+            conditions.append(Condition(operator, key, tuple(as_text(v) for v in raw_values), key.lower()))
     return tuple(conditions)
 
 

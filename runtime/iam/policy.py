@@ -38,7 +38,9 @@ VERSION_CURRENT = "2012-10-17"
 VERSION_LEGACY = "2008-10-17"
 
 # Size quotas in characters, whitespace not counted (IAM quotas page); callers answer LimitExceeded
-# ("Cannot exceed quota for PolicySize: 6144") when `policy_size(text)` is over the relevant one.
+# ("Cannot exceed quota for PolicySize: 6144") when `policy_size(text)` is over the relevant one. `managed`
+# is per policy (version); the inline quotas cap the sum of all inline policies of one user, group or role;
+# `trust` is the default role trust policy quota (raisable to 4096 in AWS); `session` is per AssumeRole call.
 SIZE_QUOTAS = {
     "managed": 6144,
     "user_inline": 2048,
@@ -331,9 +333,12 @@ class RequestContext:
     """What the gateway knows about one call.
 
     `principal_arn` is the caller's own ARN (user, `assumed-role/...` session, root) or, for a call made by an
-    AWS service, the service principal name (`s3.amazonaws.com`). `keys` holds the condition keys; the gateway
-    must put the role's ARN in `aws:PrincipalArn` for role sessions, which is how a resource policy naming the
-    role matches its sessions.
+    AWS service, the service principal name (`s3.amazonaws.com`). `keys` holds the condition keys (names in
+    any case) as AWS sets them: `aws:PrincipalArn` (for a role session: the role's ARN, which is how a resource
+    policy naming the role matches its sessions), `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
+    `aws:username` (IAM users only), `aws:SourceIp`, `aws:CurrentTime` (ISO 8601), `aws:EpochTime`,
+    `aws:SecureTransport` (bool), `aws:RequestedRegion`, plus the service's own keys. Lists are multi-valued
+    keys; an absent key is simply not in the mapping (or None).
     """
 
     principal_arn: str
@@ -504,7 +509,8 @@ def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Poli
             sessions: Sequence[Policy], boundary: Policy | None,
             matched: list[MatchedStatement] | None) -> Decision:
     trace = matched is not None
-    groups = [identity, [resource_policy] if resource_policy else [], sessions, [boundary] if boundary else []]
+    groups = [identity, [] if resource_policy is None else [resource_policy], sessions,
+              [] if boundary is None else [boundary]]
     scans = []
     for group in groups:
         scan = _Scan(group, request, trace)
