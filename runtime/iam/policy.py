@@ -507,7 +507,12 @@ class _Scan:
 
 def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Policy | None,
             sessions: Sequence[Policy], boundary: Policy | None,
-            matched: list[MatchedStatement] | None) -> Decision:
+            matched: list[MatchedStatement] | None, trust: bool = False) -> Decision:
+    """The single-account decision for one resource.
+
+    With `trust` the resource policy is a role trust policy: it must match the caller in every case, and
+    its grants stay subject to the permissions boundary and session policies.
+    """
     trace = matched is not None
     groups = [identity, [] if resource_policy is None else [resource_policy], sessions,
               [] if boundary is None else [boundary]]
@@ -521,10 +526,11 @@ def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Poli
     if any(scan.denied for scan in scans):
         matched.extend(d for scan in scans for d in scan.denies)
         return Decision.EXPLICIT_DENY
-    if by_resource.allow == _DIRECT:
+    if by_resource.allow == _DIRECT and not trust:
         decision, granting = Decision.ALLOW, [by_resource]
     else:
-        granted = (by_resource.allow == _ROLE or by_identity.allow != _NONE)
+        granted = by_resource.allow in (_ROLE, _DIRECT) or by_identity.allow != _NONE
+        granted = granted and not (trust and by_resource.allow == _NONE)
         granted = granted and (boundary is None or by_boundary.allow != _NONE)
         granted = granted and (not sessions or by_session.allow != _NONE)
         decision = Decision.ALLOW if granted else Decision.IMPLICIT_DENY
@@ -560,6 +566,27 @@ def evaluate(ctx: RequestContext, identity_policies: Sequence[Policy], resource_
             if worst is Decision.EXPLICIT_DENY:
                 break
     return worst
+
+
+def evaluate_assume_role(ctx: RequestContext, trust: Policy, identity_policies: Sequence[Policy],
+                         session_policies: Sequence[Policy] | None = None,
+                         permissions_boundary: Policy | None = None) -> Decision:
+    """Same-account sts:AssumeRole by an AWS principal: the trust policy and the caller's policies together.
+
+    Per the STS AssumeRole reference, a caller named in the trust policy (its ARN, or for a role session its
+    role's ARN) needs no identity permission, though a permissions boundary or session policy must still allow
+    the action; a trust policy naming the account delegates, so the caller's identity policies must allow
+    `sts:AssumeRole` on the role (`ctx.resources`). Any explicit Deny wins. The root user may not assume roles
+    ("Roles may not be assumed by root accounts."): that is an implicit deny here.
+    """
+    if ctx.is_root:
+        return Decision.IMPLICIT_DENY
+    context = _lowered(ctx.keys)
+    caller = _caller(ctx.principal_arn, ctx.account_id, context)
+    request = _Request(ctx.action, ctx.resources[0] if ctx.resources else "*", context, caller,
+                       permissions_boundary is not None, None)
+    return _decide(request, identity_policies, trust, session_policies or (), permissions_boundary, None,
+                   trust=True)
 
 
 def principal_allowed_by_trust(trust: Policy, principal: str | dict, action: str = "sts:AssumeRole",

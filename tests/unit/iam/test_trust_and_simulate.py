@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from tests.unit.iam._helpers import ACCOUNT, ALLOW, DENY, IMPLICIT, ROLE, SESSION, USER, identity, stmt
-from runtime.iam.policy import context_from_entries, parse_policy, principal_allowed_by_trust, simulate
+from tests.unit.iam._helpers import ACCOUNT, ALLOW, DENY, IMPLICIT, ROLE, SESSION, USER, identity, request, stmt
+from runtime.iam.policy import (context_from_entries, evaluate_assume_role, parse_policy, principal_allowed_by_trust,
+                                simulate)
 
 OTHER_ACCOUNT_USER = "arn:aws:iam::444455556666:user/eve"
 
@@ -130,4 +131,28 @@ def test_context_entries():
     result, = simulate(principal_arn=USER, account_id=ACCOUNT, actions=["ec2:CreateTags"],
                        identity_policies=[policy], keys=keys)
     assert result.decision is ALLOW and result.missing_context_values == ()
+
+
+TARGET = f"arn:aws:iam::{ACCOUNT}:role/target"
+CAN_ASSUME = stmt(action="sts:AssumeRole", resource=TARGET)
+
+
+@pytest.mark.parametrize(("name", "trusted", "policies", "boundary", "caller", "expected"), [
+    ("user named in trust: no identity permission needed", {"AWS": USER}, [], None, {}, ALLOW),
+    ("account named in trust: identity permission needed", {"AWS": ACCOUNT}, [], None, {}, IMPLICIT),
+    ("account named + identity allows", {"AWS": ACCOUNT}, [CAN_ASSUME], None, {}, ALLOW),
+    ("not trusted even with identity permission", {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"}, [CAN_ASSUME],
+     None, {}, IMPLICIT),
+    ("identity deny wins over trust", {"AWS": USER}, [stmt("Deny", action="sts:AssumeRole")], None, {}, DENY),
+    ("named user still limited by its boundary", {"AWS": USER}, [], [stmt(action="s3:*")], {}, IMPLICIT),
+    ("named user inside its boundary", {"AWS": USER}, [], [stmt(action="sts:*")], {}, ALLOW),
+    ("role chaining: trust names the caller's role", {"AWS": ROLE}, [], None,
+     {"principal": SESSION, "keys": {"aws:PrincipalArn": ROLE}}, ALLOW),
+    ("root may not assume roles", {"AWS": ACCOUNT}, [CAN_ASSUME], None, {"is_root": True}, IMPLICIT),
+])
+def test_evaluate_assume_role(name, trusted, policies, boundary, caller, expected):
+    ctx = request("sts:AssumeRole", TARGET, **caller)
+    decision = evaluate_assume_role(ctx, trust(assume(trusted)), [identity(*policies)] if policies else [],
+                                    permissions_boundary=identity(*boundary) if boundary else None)
+    assert decision is expected
 
