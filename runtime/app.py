@@ -17,6 +17,7 @@ from runtime.iam import account as accounts
 from runtime.iam.credentials import CredentialResolver
 from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
+from runtime.services.logs.provider import LogsProvider
 from runtime.services.sts.provider import StsProvider
 from runtime.state import SqliteStore, Store
 
@@ -36,6 +37,7 @@ def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher.register("sts", StsProvider())
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
     dispatcher.register("ec2", KeyPairsProvider(store))
+    dispatcher.register("logs", LogsProvider(store))
     return dispatcher
 
 

@@ -3,8 +3,8 @@
 
 from runtime.state.changes import KeyFeed
 from runtime.state.migrations import SchemaTooNew
-from runtime.state.records import Job, Key, Record
+from runtime.state.records import Job, Key, LogEvent, Record
 from runtime.state.sqlite import SqliteStore
 from runtime.state.store import ChangeCallback, Store
 
-__all__ = ["ChangeCallback", "Job", "Key", "KeyFeed", "Record", "SchemaTooNew", "SqliteStore", "Store"]
+__all__ = ["ChangeCallback", "Job", "Key", "KeyFeed", "LogEvent", "Record", "SchemaTooNew", "SqliteStore", "Store"]

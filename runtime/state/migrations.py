@@ -13,6 +13,10 @@ Schema notes (version 1):
   that parent lookup (by id alone) an index seek.
 - `jobs` is the durable work queue; `lease_until` set means claimed.
 - `meta` holds small JSON values (account id, root access key, ...).
+
+Version 2:
+- `log_events` holds CloudWatch Logs events (what Lambda functions and users write); groups and streams
+  themselves are records (`logs.group`, `logs.stream`). `seq` orders events and pages through them.
 """
 
 from __future__ import annotations
@@ -76,6 +80,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL CHECK (json_valid(value))
         ) STRICT""",
+    )),
+    Migration("CloudWatch Logs events", (
+        """CREATE TABLE log_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            account TEXT NOT NULL,
+            log_group TEXT NOT NULL,
+            log_stream TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            ingestion INTEGER NOT NULL,
+            message TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX log_events_stream ON log_events (account, log_group, log_stream, timestamp)",
     )),
 )
 

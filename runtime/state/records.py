@@ -67,3 +67,14 @@ class Job:
     not_before: float
     lease_until: float
     created: float
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One CloudWatch Logs event; times are epoch milliseconds, `seq` orders and pages."""
+
+    seq: int
+    log_stream: str
+    timestamp: int
+    ingestion: int
+    message: str

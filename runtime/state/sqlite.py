@@ -34,7 +34,7 @@ from typing import Any
 
 from runtime.errors import Conflict, NotFound, Transient
 from runtime.state.migrations import migrate
-from runtime.state.records import Job, Json, Key, Record
+from runtime.state.records import Job, Json, Key, LogEvent, Record
 from runtime.state.store import ChangeCallback, SpecUpdate, WhereValue
 
 LOG = logging.getLogger(__name__)
@@ -351,6 +351,45 @@ class SqliteStore:
                                (retry_at, job_id))
 
     # --- meta and maintenance ------------------------------------------------------------------------
+    def append_log_events(self, account: str, group: str, stream: str,
+                          events: Iterable[tuple[int, str]]) -> int:
+        now = int(self._clock() * 1000)
+        rows = [(account, group, stream, int(ts), now, message) for ts, message in events]
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT INTO log_events (account, log_group, log_stream, timestamp, ingestion, message)"
+                " VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def read_log_events(self, account: str, group: str, *, streams: Iterable[str] | None = None,
+                        start: int | None = None, end: int | None = None, after_seq: int = 0,
+                        limit: int = 10000, descending: bool = False) -> list[LogEvent]:
+        sql = ["SELECT seq, log_stream, timestamp, ingestion, message FROM log_events"
+               " WHERE account = ? AND log_group = ? AND seq > ?"]
+        params: list[Any] = [account, group, after_seq]
+        if streams is not None:
+            names = list(streams)
+            sql.append(f"AND log_stream IN ({','.join('?' * len(names))})")
+            params += names
+        if start is not None:
+            sql.append("AND timestamp >= ?")
+            params.append(start)
+        if end is not None:
+            sql.append("AND timestamp < ?")
+            params.append(end)
+        order = "DESC" if descending else "ASC"
+        sql.append(f"ORDER BY timestamp {order}, seq {order} LIMIT ?")
+        params.append(limit)
+        return [LogEvent(*row) for row in self._query(" ".join(sql), params)]
+
+    def delete_log_events(self, account: str, group: str, stream: str | None = None) -> None:
+        with self.transaction():
+            if stream is None:
+                self._conn.execute("DELETE FROM log_events WHERE account = ? AND log_group = ?", (account, group))
+            else:
+                self._conn.execute("DELETE FROM log_events WHERE account = ? AND log_group = ? AND log_stream = ?",
+                                   (account, group, stream))
+
     def get_meta(self, key: str, default: Any = None) -> Any:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else default

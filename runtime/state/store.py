@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from runtime.state.records import Job, Json, Key, Record
+from runtime.state.records import Job, Json, Key, LogEvent, Record
 
 ChangeCallback = Callable[[frozenset[Key]], None]
 SpecUpdate = Json | Callable[[Json], Json]
@@ -102,6 +102,20 @@ class Store(Protocol):
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value under `key`."""
+
+    def append_log_events(self, account: str, group: str, stream: str,
+                          events: Iterable[tuple[int, str]]) -> int:
+        """Append (timestamp ms, message) events; returns the number stored."""
+        ...
+
+    def read_log_events(self, account: str, group: str, *, streams: Iterable[str] | None = None,
+                        start: int | None = None, end: int | None = None, after_seq: int = 0,
+                        limit: int = 10000, descending: bool = False) -> list[LogEvent]:
+        """Events of a group (optionally some streams) in [start, end), ordered by time then seq."""
+        ...
+
+    def delete_log_events(self, account: str, group: str, stream: str | None = None) -> None:
+        ...
 
     def close(self) -> None:
         """Release the database; further calls fail."""
