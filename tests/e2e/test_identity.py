@@ -138,9 +138,9 @@ def test_expired_presigned_url(server):
 
 
 def test_unimplemented_operation_is_a_clean_501(server):
-    assert error_of(lambda: server.client("ec2").describe_instances()) == ("NotImplemented", 501)
-    assert error_of(lambda: server.client("lambda").list_functions()) == ("NotImplemented", 501)
-    assert error_of(lambda: server.client("logs").describe_log_groups()) == ("NotImplemented", 501)
+    assert error_of(lambda: server.client("ec2").describe_spot_price_history()) == ("NotImplemented", 501)
+    assert error_of(lambda: server.client("lambda").list_layers()) == ("NotImplemented", 501)
+    assert error_of(lambda: server.client("logs").describe_metric_filters()) == ("NotImplemented", 501)
 
 
 def test_model_validation_errors(server):
@@ -195,5 +195,5 @@ def test_aws_cli_profile(server, aws_home, tmp_path):
 
 
 def test_aws_cli_reports_errors(server, aws_home):
-    result = aws_cli(aws_home, "ec2", "describe-instances")
+    result = aws_cli(aws_home, "ec2", "describe-spot-price-history")
     assert result.returncode != 0 and "NotImplemented" in result.stderr
