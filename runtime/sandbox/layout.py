@@ -104,7 +104,7 @@ def function_env(fn: FunctionSpec, *, region: str, endpoint_url: str | None) -> 
 
 
 def bwrap_argv(fn: FunctionSpec, *, env: dict[str, str], cgroup_dirs: dict[str, Path],
-               bwrap: str = "bwrap") -> list[str]:
+               bwrap: str = "bwrap", endpoint_dir: Path | None = None) -> list[str]:
     """The zygote's command line. bwrap itself runs as the unprivileged sandbox uid (never root), so
     its user namespace maps that uid to itself and the zygote holds no capability at all."""
     argv = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -118,6 +118,8 @@ def bwrap_argv(fn: FunctionSpec, *, env: dict[str, str], cgroup_dirs: dict[str, 
              "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/run"]
     for name, host_dir in cgroup_dirs.items():
         argv += ["--bind", str(host_dir), f"/run/cg/{name}"]
+    if endpoint_dir is not None:
+        argv += ["--ro-bind", str(endpoint_dir), "/run/terrarium"]
     argv += ["--remount-ro", "/", "--chdir", "/var/task",
              python_in(fn.rootfs), "-B", f"{RUNNER_MOUNT}/zygote.py", fn.handler]
     return argv

@@ -9,6 +9,8 @@ Per invocation the host (in one worker-thread hop each way):
   after:  read the peak and the OOM counter, remove the cgroup.
 Duration is what the handler process measured around the handler, clamped to what the host saw; Max
 Memory Used = the zygote's anonymous memory (shared, copy-on-write) + the invocation cgroup's peak.
+With `endpoint_url`, sandboxes reach Terrarium (and only it) at http://127.0.0.1:<port> through
+EndpointRelay (endpoint.py); AWS_ENDPOINT_URL says so.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import pwd
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from runtime.sandbox import report
 from runtime.sandbox.cgroups import Cgroups, detect
+from runtime.sandbox.endpoint import EndpointRelay
 from runtime.sandbox.layout import function_env
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxThrottled, SandboxUnavailable
 from runtime.sandbox.zygotes import MIB, Zygote, ZygoteGone
@@ -115,7 +120,7 @@ def zygote_key(fn: FunctionSpec) -> str:
 class SandboxManager:
     """Implements SandboxPort. Use `async with SandboxManager(...)` or `start()`/`close()`."""
 
-    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None,
+    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None, relay_endpoint: bool = True,
                  cgroup_root: str = "tr-lambda", sandbox_user: int | str = DEFAULT_SANDBOX_UID,
                  account_concurrency: int = 1000, idle_ttl_s: float = 600.0, init_timeout_s: float = 10.0,
                  bill_init: bool = True, bwrap: str = "bwrap", cgroups: Cgroups | None = None) -> None:
@@ -123,6 +128,13 @@ class SandboxManager:
             raise ValueError("cgroup_root must carry the tr- prefix")
         self.region = region
         self.endpoint_url = endpoint_url
+        self._relay: EndpointRelay | None = None
+        self._endpoint_port: int | None = None
+        if endpoint_url and relay_endpoint:
+            target = urlsplit(endpoint_url)
+            self._endpoint_port = target.port or 80
+            self.endpoint_url = f"http://127.0.0.1:{self._endpoint_port}"
+            self._relay = EndpointRelay(Path("/run") / cgroup_root, target.hostname, self._endpoint_port)
         self.uid, self.gid = _resolve_user(sandbox_user)
         self.account_concurrency = account_concurrency
         self.idle_ttl_s = idle_ttl_s
@@ -136,6 +148,7 @@ class SandboxManager:
         self._inflight = 0
         self._seq = 0
         self._reaper: asyncio.Task | None = None
+        self._cleanups: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> "SandboxManager":
         await self.start()
@@ -147,6 +160,8 @@ class SandboxManager:
     async def start(self) -> None:
         """Remove what a previous run left under our cgroup root, then start the idle reaper."""
         await asyncio.to_thread(self.cgroups.purge)
+        if self._relay is not None:
+            await self._relay.start()
         self._reaper = asyncio.get_running_loop().create_task(self._reap_idle())
 
     async def close(self) -> None:
@@ -162,6 +177,9 @@ class SandboxManager:
         for zygote in list(self._zygotes.values()):
             await zygote.kill()
         self._zygotes.clear()
+        await asyncio.gather(*self._cleanups, return_exceptions=True)
+        if self._relay is not None:
+            await self._relay.close()
         await asyncio.to_thread(self.cgroups.purge)
 
     async def invalidate(self, function_arn: str) -> None:
@@ -234,7 +252,8 @@ class SandboxManager:
         self._seq += 1
         zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{self._seq}", cgroups=self.cgroups,
                         uid=self.uid, gid=self.gid)
-        outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap)
+        outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap,
+                                     self._relay.directory if self._relay else None)
         if outcome.error:
             await zygote.remove_cgroups()
         else:
@@ -243,6 +262,7 @@ class SandboxManager:
 
     async def _discard(self, zygote: Zygote) -> None:
         await zygote.kill()
+        await asyncio.gather(*self._cleanups, return_exceptions=True)
         await zygote.remove_cgroups()
 
     def _init_failure(self, fn: FunctionSpec, zygote: Zygote, request_id: str) -> InvocationResult:
@@ -293,14 +313,21 @@ class SandboxManager:
             except asyncio.TimeoutError:
                 pass
 
-    def _finish(self, inv_rel: str) -> tuple[int, bool]:
-        """Blocking: wait until the invocation's cgroup is empty, read peak and OOM, remove it."""
+    def _measure(self, inv_rel: str) -> tuple[int, bool]:
+        """Blocking: peak and OOM counter. Final once the pipes are closed: the handler is gone."""
+        return self.cgroups.peak_bytes(inv_rel), self.cgroups.oom_killed(inv_rel)
+
+    def _retire(self, inv_rel: str) -> None:
+        """Blocking: wait for the last exiting process (the keeper), then remove the cgroup."""
         if not self.cgroups.wait_empty(inv_rel, KILL_GRACE_S):
             self.cgroups.kill(inv_rel)
-        peak = self.cgroups.peak_bytes(inv_rel)
-        oom = self.cgroups.oom_killed(inv_rel)
         self.cgroups.remove(inv_rel)
-        return peak, oom
+
+    def _retire_later(self, inv_rel: str) -> None:
+        """Cgroup removal is off the response path; close() and _discard() wait for it."""
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._retire, inv_rel))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn,
                    t_start):
@@ -310,7 +337,8 @@ class SandboxManager:
         deadline_ms = int(deadline_ms if deadline_ms is not None else now_ms + fn.timeout_s * 1000)
         header = {"request_id": request_id, "invoked_arn": invoked_arn, "deadline_ms": deadline_ms,
                   "client_context": client_context, "env": env, "cgroup": inv_rel.rsplit("/", 1)[1],
-                  "tmp_mb": fn.ephemeral_mb, "join": self.cgroups.invocation_controllers()}
+                  "tmp_mb": fn.ephemeral_mb, "join": self.cgroups.invocation_controllers(),
+                  "endpoint_port": self._endpoint_port}
         t_send = time.monotonic()
         result_r, log_r = await asyncio.to_thread(self._prepare, zygote, inv_rel, fn, header, payload)
 
@@ -336,7 +364,8 @@ class SandboxManager:
             result_drain.close()
             log_drain.close()
         results, output = result_drain.done.result(), log_drain.done.result()
-        peak, oom = await asyncio.to_thread(self._finish, inv_rel)
+        peak, oom = await asyncio.to_thread(self._measure, inv_rel)
+        self._retire_later(inv_rel)
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
                             host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
 

@@ -35,6 +35,7 @@ import importlib
 import json
 import logging
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -44,6 +45,7 @@ import traceback
 
 CTRL_FD = 0  # the control socket is the zygote's stdin
 CG_MOUNT = "/run/cg"
+ENDPOINT_SOCKET = "/run/terrarium/endpoint.sock"
 RUNNER_FILE = os.path.abspath(__file__)
 
 CLONE_NEWNS = 0x00020000
@@ -333,6 +335,7 @@ def _keeper(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> N
         _mount("none", "/", "", MS_REC | MS_PRIVATE, None)
         _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={req['tmp_mb']}m,mode=1777")
         _loopback_up()
+        listener = _endpoint_listener(req.get("endpoint_port"))
         pid = os.fork()
     except BaseException as e:
         _record(result_fd, {"kind": "setup_error", "message": f"{type(e).__name__}: {e}"})
@@ -340,6 +343,8 @@ def _keeper(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> N
     if pid == 0:
         code = 0
         try:
+            if listener is not None:
+                listener.close()
             _handler_process(handler, req, event_fd, result_fd, log_fd)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -349,9 +354,62 @@ def _keeper(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> N
         os._exit(code)
     os.close(event_fd)
     os.close(log_fd)
+    if listener is not None:
+        _relay_until_exit(pid, listener)
     _, status = os.waitpid(pid, 0)
     _record(result_fd, {"kind": "exit", "status": os.waitstatus_to_exitcode(status)})
     os._exit(0)
+
+
+def _endpoint_listener(port: int | None) -> socket.socket | None:
+    """Terrarium's API at 127.0.0.1:<port> inside the invocation's network namespace (see endpoint.py)."""
+    if not port:
+        return None
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    return listener
+
+
+def _relay_until_exit(pid: int, listener: socket.socket) -> None:
+    """The keeper's loop while the handler runs: relay each connection to the host's endpoint socket,
+    return when the handler process exits (its pidfd becomes readable)."""
+    pidfd = os.pidfd_open(pid)
+    sel = selectors.DefaultSelector()
+    sel.register(pidfd, selectors.EVENT_READ, None)
+    sel.register(listener, selectors.EVENT_READ, listener)
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                return
+            if key.data is listener:
+                conn, _ = listener.accept()
+                upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    upstream.connect(ENDPOINT_SOCKET)
+                except OSError:
+                    conn.close()
+                    upstream.close()
+                    continue
+                for a, b in ((conn, upstream), (upstream, conn)):
+                    a.settimeout(30)
+                    sel.register(a, selectors.EVENT_READ, b)
+                continue
+            src, dst = key.fileobj, key.data
+            try:
+                data = src.recv(1 << 16)
+                if data:
+                    dst.sendall(data)
+                    continue
+            except OSError:
+                pass
+            for sock in (src, dst):
+                try:
+                    sel.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+                sock.close()
 
 
 # -------------------------------------------------------------------------------------------- zygote

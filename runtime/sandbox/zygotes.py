@@ -65,10 +65,11 @@ class Zygote:
         self.cgroups.ensure(self.zygote_rel, Limits(memory_bytes=memory_mb * MIB), owner=self.uid)
         return self.cgroups.dirs(self.fn_rel)
 
-    async def start(self, fn, env: dict[str, str], init_timeout_s: float, bwrap: str) -> InitOutcome:
+    async def start(self, fn, env: dict[str, str], init_timeout_s: float, bwrap: str,
+                    endpoint_dir: Path | None = None) -> InitOutcome:
         """Spawn and wait for the `ready` message. Init errors come back in the outcome, not raised."""
         fn_dirs = await asyncio.to_thread(self.prepare_cgroups, fn.memory_mb)
-        argv = bwrap_argv(fn, env=env, cgroup_dirs=fn_dirs, bwrap=bwrap)
+        argv = bwrap_argv(fn, env=env, cgroup_dirs=fn_dirs, bwrap=bwrap, endpoint_dir=endpoint_dir)
         procs_files = [str(d / "cgroup.procs") for d in self.cgroups.dirs(self.zygote_rel).values()]
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         t0 = time.monotonic()

@@ -115,6 +115,19 @@ def context_env(event, context):
     }
 
 
+def fetch(event, context):
+    import urllib.request
+    with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/ping", timeout=5) as response:
+        body = response.read().decode()
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", event["closed_port"]), timeout=1).close()
+        other = "connected"
+    except OSError as e:
+        other = type(e).__name__
+    return {"body": body, "other": other}
+
+
 def logs(event, context):
     logger = logging.getLogger()
     logger.setLevel(logging.INFO)

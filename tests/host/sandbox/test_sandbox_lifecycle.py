@@ -92,3 +92,30 @@ def test_rootfs_from_image_exports_once(tmp_path):
         assert (first / "etc" / "second-call-keeps-this").exists()
     finally:
         subprocess.run(["docker", "rmi", "-f", ref], capture_output=True)
+
+
+def test_handler_reaches_terrarium_through_the_endpoint_relay(lab):
+    async def answer(reader, writer):
+        request = await reader.readuntil(b"\r\n\r\n")
+        body = b"pong " + request.split(b" ")[1]
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async def scenario():
+        import asyncio
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        manager = SandboxManager(cgroup_root=f"tr-t-{uuid.uuid4().hex[:8]}", endpoint_url=f"http://127.0.0.1:{port}")
+        await manager.start()
+        try:
+            fn = lab.fn("app.fetch", name="relay")
+            result = await manager.invoke(fn, json.dumps({"closed_port": port + 1}).encode(), request_id="r1")
+            return port, result
+        finally:
+            await manager.close()
+            server.close()
+            await server.wait_closed()
+
+    port, result = lab.run(scenario())
+    assert json.loads(result.payload) == {"body": "pong /ping", "other": "ConnectionRefusedError"}, result.payload
