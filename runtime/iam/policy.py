@@ -505,39 +505,77 @@ class _Scan:
                     return
 
 
+_IDENTITY, _RESOURCE, _SESSION, _BOUNDARY = ("identity-based policy", "resource-based policy", "session policy",
+                                            "permissions boundary")
+
+
 def _decide(request: _Request, identity: Sequence[Policy], resource_policy: Policy | None,
             sessions: Sequence[Policy], boundary: Policy | None,
-            matched: list[MatchedStatement] | None, trust: bool = False) -> Decision:
-    """The single-account decision for one resource.
+            matched: list[MatchedStatement] | None, trust: bool = False) -> tuple[Decision, str | None]:
+    """The single-account decision for one resource, and the policy type that decided a denial.
 
     With `trust` the resource policy is a role trust policy: it must match the caller in every case, and
     its grants stay subject to the permissions boundary and session policies.
     """
     trace = matched is not None
-    groups = [identity, [] if resource_policy is None else [resource_policy], sessions,
-              [] if boundary is None else [boundary]]
+    groups = [(_IDENTITY, identity), (_RESOURCE, [] if resource_policy is None else [resource_policy]),
+              (_BOUNDARY, [] if boundary is None else [boundary]), (_SESSION, sessions)]
     scans = []
-    for group in groups:
+    for kind, group in groups:
         scan = _Scan(group, request, trace)
         if scan.denied and not trace:
-            return Decision.EXPLICIT_DENY
+            return Decision.EXPLICIT_DENY, kind
         scans.append(scan)
-    by_identity, by_resource, by_session, by_boundary = scans
-    if any(scan.denied for scan in scans):
+    by_identity, by_resource, by_boundary, by_session = scans
+    denied_by = next((kind for (kind, _), scan in zip(groups, scans) if scan.denied), None)
+    if denied_by is not None:
         matched.extend(d for scan in scans for d in scan.denies)
-        return Decision.EXPLICIT_DENY
+        return Decision.EXPLICIT_DENY, denied_by
     if by_resource.allow == _DIRECT and not trust:
-        decision, granting = Decision.ALLOW, [by_resource]
+        if trace:
+            matched.extend(by_resource.allows)
+        return Decision.ALLOW, None
+    if trust and by_resource.allow == _NONE:
+        missing = _RESOURCE
+    elif by_resource.allow not in (_ROLE, _DIRECT) and by_identity.allow == _NONE:
+        missing = _IDENTITY
+    elif boundary is not None and by_boundary.allow == _NONE:
+        missing = _BOUNDARY
+    elif sessions and by_session.allow == _NONE:
+        missing = _SESSION
     else:
-        granted = by_resource.allow in (_ROLE, _DIRECT) or by_identity.allow != _NONE
-        granted = granted and not (trust and by_resource.allow == _NONE)
-        granted = granted and (boundary is None or by_boundary.allow != _NONE)
-        granted = granted and (not sessions or by_session.allow != _NONE)
-        decision = Decision.ALLOW if granted else Decision.IMPLICIT_DENY
-        granting = scans if granted else []
-    if trace:
-        matched.extend(a for scan in granting for a in scan.allows)
-    return decision
+        if trace:
+            matched.extend(a for scan in scans for a in scan.allows)
+        return Decision.ALLOW, None
+    return Decision.IMPLICIT_DENY, missing
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decision with what AWS names in its AccessDenied text: the resource and the deciding policy type."""
+
+    decision: Decision
+    resource: str
+    policy_type: str | None  # e.g. "identity-based policy", "permissions boundary"; None when allowed
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is Decision.ALLOW
+
+    def reason(self, action: str) -> str:
+        """The tail of IAM's message: `because no <type> allows the <action> action` or
+        `with an explicit deny in a(n) <type>`."""
+        if self.decision is Decision.ALLOW:
+            return ""
+        if self.decision is Decision.EXPLICIT_DENY:
+            article = "an" if self.policy_type and self.policy_type[0] in "aeiou" else "a"
+            return f"with an explicit deny in {article} {self.policy_type}"
+        return f"because no {self.policy_type} allows the {action} action"
+
+    def message(self, principal_arn: str, action: str) -> str:
+        """`User: <arn> is not authorized to perform: <action> on resource: <resource> <reason>`."""
+        return f"User: {principal_arn} is not authorized to perform: {action} on resource: {self.resource} " \
+               f"{self.reason(action)}"
 
 
 def _lowered(keys: Mapping[str, object]) -> dict[str, object]:
@@ -551,19 +589,27 @@ def evaluate(ctx: RequestContext, identity_policies: Sequence[Policy], resource_
              session_policies: Sequence[Policy] | None = None,
              permissions_boundary: Policy | None = None) -> Decision:
     """Decide one call; with several resources the most severe per-resource decision wins."""
+    return explain(ctx, identity_policies, resource_policy, session_policies, permissions_boundary).decision
+
+
+def explain(ctx: RequestContext, identity_policies: Sequence[Policy], resource_policy: Policy | None = None,
+            session_policies: Sequence[Policy] | None = None,
+            permissions_boundary: Policy | None = None) -> Verdict:
+    """`evaluate`, plus the resource and policy type behind a denial (for the AccessDenied message)."""
+    first = ctx.resources[0] if ctx.resources else "*"
     if ctx.is_root:
-        return Decision.ALLOW
+        return Verdict(Decision.ALLOW, first, None)
     context = _lowered(ctx.keys)
     caller = _caller(ctx.principal_arn, ctx.account_id, context)
     bounded = permissions_boundary is not None
-    worst = Decision.ALLOW
+    worst = Verdict(Decision.ALLOW, first, None)
     for resource in ctx.resources or ("*",):
         request = _Request(ctx.action, resource, context, caller, bounded, None)
-        decision = _decide(request, identity_policies, resource_policy, session_policies or (),
-                           permissions_boundary, None)
-        if _SEVERITY[decision] > _SEVERITY[worst]:
-            worst = decision
-            if worst is Decision.EXPLICIT_DENY:
+        decision, policy_type = _decide(request, identity_policies, resource_policy, session_policies or (),
+                                        permissions_boundary, None)
+        if _SEVERITY[decision] > _SEVERITY[worst.decision]:
+            worst = Verdict(decision, resource, policy_type)
+            if decision is Decision.EXPLICIT_DENY:
                 break
     return worst
 
@@ -586,7 +632,7 @@ def evaluate_assume_role(ctx: RequestContext, trust: Policy, identity_policies: 
     request = _Request(ctx.action, ctx.resources[0] if ctx.resources else "*", context, caller,
                        permissions_boundary is not None, None)
     return _decide(request, identity_policies, trust, session_policies or (), permissions_boundary, None,
-                   trust=True)
+                   trust=True)[0]
 
 
 def principal_allowed_by_trust(trust: Policy, principal: str | dict, action: str = "sts:AssumeRole",
@@ -641,12 +687,12 @@ def simulate(*, principal_arn: str, account_id: str, actions: Sequence[str], res
             request = _Request(action, resource, context, caller, permissions_boundary is not None, missing)
             bounded = None
             if permissions_boundary is not None:
-                bounded = _decide(request, [permissions_boundary], None, (), None, None) is Decision.ALLOW
+                bounded = _decide(request, [permissions_boundary], None, (), None, None)[0] is Decision.ALLOW
             if is_root:
                 decision = Decision.ALLOW
             else:
-                decision = _decide(request, identity_policies, resource_policy, session_policies or (),
-                                   permissions_boundary, matched)
+                decision, _ = _decide(request, identity_policies, resource_policy, session_policies or (),
+                                      permissions_boundary, matched)
             results.append(SimulationResult(action, resource, decision, tuple(matched), tuple(sorted(missing)),
                                             bounded))
     return results

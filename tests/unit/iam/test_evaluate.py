@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.iam._helpers import (ACCOUNT, ALLOW, DENY, IMPLICIT, ROLE, ROOT, SESSION, USER, decide, identity,
                                      request, resource_policy, stmt)
-from runtime.iam.policy import RequestContext, evaluate
+from runtime.iam.policy import RequestContext, evaluate, explain
 
 BUCKET = "arn:aws:s3:::reports"
 OBJECT = "arn:aws:s3:::reports/q1.csv"
@@ -260,3 +260,41 @@ def test_no_resources_means_star():
 def test_request_helper_defaults():
     ctx = request("s3:GetObject")
     assert ctx.keys["aws:username"] == "alice" and ctx.resources == ("*",)
+
+
+# ------------------------------------------------------------------ what the AccessDenied text names
+
+@pytest.mark.parametrize(("policies", "extra", "decision", "reason"), [
+    ([], {}, IMPLICIT, "because no identity-based policy allows the s3:GetObject action"),
+    ([stmt("Deny")], {}, DENY, "with an explicit deny in an identity-based policy"),
+    ([stmt()], {"resource_policy": [bucket("Deny", "*")]}, DENY, "with an explicit deny in a resource-based policy"),
+    ([stmt()], {"permissions_boundary": [stmt(action="ec2:*")]}, IMPLICIT,
+     "because no permissions boundary allows the s3:GetObject action"),
+    ([stmt()], {"permissions_boundary": [stmt("Deny")]}, DENY, "with an explicit deny in a permissions boundary"),
+    ([stmt()], {"session_policies": [stmt(action="ec2:*")]}, IMPLICIT,
+     "because no session policy allows the s3:GetObject action"),
+    ([stmt()], {"session_policies": [stmt("Deny")]}, DENY, "with an explicit deny in a session policy"),
+    ([stmt()], {}, ALLOW, ""),
+])
+def test_explain_names_the_deciding_policy_type(policies, extra, decision, reason):
+    kwargs = {}
+    if "resource_policy" in extra:
+        kwargs["resource_policy"] = resource_policy(*extra["resource_policy"])
+    if "permissions_boundary" in extra:
+        kwargs["permissions_boundary"] = identity(*extra["permissions_boundary"])
+    if "session_policies" in extra:
+        kwargs["session_policies"] = [identity(*extra["session_policies"])]
+    verdict = explain(request("s3:GetObject", OBJECT), [identity(*policies)] if policies else [], **kwargs)
+    assert (verdict.decision, verdict.reason("s3:GetObject")) == (decision, reason)
+
+
+def test_explain_message_names_the_denied_resource():
+    policy = identity(stmt(action="ec2:RunInstances", resource="arn:aws:ec2:*:*:instance/*"))
+    image = "arn:aws:ec2:us-east-1::image/ami-1"
+    ctx = RequestContext(USER, ACCOUNT, "ec2:RunInstances", ("arn:aws:ec2:us-east-1:111122223333:instance/*", image),
+                         {})
+    verdict = explain(ctx, [policy])
+    assert not verdict.allowed
+    assert verdict.message(USER, "ec2:RunInstances") == (
+        f"User: {USER} is not authorized to perform: ec2:RunInstances on resource: {image} "
+        "because no identity-based policy allows the ec2:RunInstances action")
