@@ -298,3 +298,69 @@ def test_explain_message_names_the_denied_resource():
     assert verdict.message(USER, "ec2:RunInstances") == (
         f"User: {USER} is not authorized to perform: ec2:RunInstances on resource: {image} "
         "because no identity-based policy allows the ec2:RunInstances action")
+
+
+# ------------------------------------------------------------------ examples from the IAM User Guide
+
+MFA_GUARD = stmt("Deny", action=None, NotAction=["iam:ChangePassword", "sts:GetSessionToken"],
+                 Condition={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}})
+ABAC = stmt(action=["ec2:StartInstances", "ec2:StopInstances"], resource="arn:aws:ec2:*:*:instance/*",
+            Condition={"StringEquals": {"aws:ResourceTag/Project": "${aws:PrincipalTag/Project}"}})
+TAG_ON_CREATE = stmt(action="ec2:CreateTags", Condition={
+    "ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]},
+    "StringEqualsIfExists": {"aws:RequestTag/environment": ["preprod", "production"]}})
+INSTANCE = "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"
+
+GUIDE_EXAMPLES = [
+    ("MFA guard: long-term keys carry no MFA key -> denied", [stmt(), MFA_GUARD], "ec2:RunInstances", "*", {}, DENY),
+    ("MFA guard: MFA present", [stmt(), MFA_GUARD], "ec2:RunInstances", "*", {"aws:MultiFactorAuthPresent": True},
+     ALLOW),
+    ("MFA guard: MFA explicitly false", [stmt(), MFA_GUARD], "s3:GetObject", OBJECT,
+     {"aws:MultiFactorAuthPresent": False}, DENY),
+    ("MFA guard: changing one's password stays possible", [stmt(), MFA_GUARD], "iam:ChangePassword", "*", {},
+     ALLOW),
+    ("MFA age under an hour", [stmt(Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})],
+     "s3:GetObject", OBJECT, {"aws:MultiFactorAuthAge": 120}, ALLOW),
+    ("MFA age too old", [stmt(Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})],
+     "s3:GetObject", OBJECT, {"aws:MultiFactorAuthAge": 7200}, IMPLICIT),
+    ("MFA age absent", [stmt(Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})],
+     "s3:GetObject", OBJECT, {}, IMPLICIT),
+    ("ABAC: tags match", [ABAC], "ec2:StartInstances", INSTANCE,
+     {"aws:ResourceTag/Project": "blue", "aws:PrincipalTag/Project": "blue"}, ALLOW),
+    ("ABAC: tags differ", [ABAC], "ec2:StopInstances", INSTANCE,
+     {"aws:ResourceTag/Project": "red", "aws:PrincipalTag/Project": "blue"}, IMPLICIT),
+    ("ABAC: principal untagged", [ABAC], "ec2:StartInstances", INSTANCE, {"aws:ResourceTag/Project": "blue"},
+     IMPLICIT),
+    ("tag keys all allowed", [TAG_ON_CREATE], "ec2:CreateTags", "*",
+     {"aws:TagKeys": ["environment"], "aws:RequestTag/environment": "preprod"}, ALLOW),
+    ("a tag key outside the list", [TAG_ON_CREATE], "ec2:CreateTags", "*",
+     {"aws:TagKeys": ["environment", "owner"], "aws:RequestTag/environment": "preprod"}, IMPLICIT),
+    ("tag value outside the list", [TAG_ON_CREATE], "ec2:CreateTags", "*",
+     {"aws:TagKeys": ["environment"], "aws:RequestTag/environment": "dev"}, IMPLICIT),
+    ("no tags at all: ForAllValues is vacuously true", [TAG_ON_CREATE], "ec2:CreateTags", "*", {}, ALLOW),
+    ("region allow-list", [stmt(Condition={"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}})],
+     "ec2:DescribeInstances", "*", {"aws:RequestedRegion": "eu-west-1"}, ALLOW),
+    ("region allow-list, other region", [stmt(Condition={"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}})],
+     "ec2:DescribeInstances", "*", {"aws:RequestedRegion": "us-east-1"}, IMPLICIT),
+    ("only the admin role may delete",
+     [stmt(), stmt("Deny", action="s3:DeleteObject", Condition={
+         "ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}})],
+     "s3:DeleteObject", OBJECT, {}, DENY),
+    ("the admin role deletes",
+     [stmt(), stmt("Deny", action="s3:DeleteObject", Condition={
+         "ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}})],
+     "s3:DeleteObject", OBJECT, {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/admin"}, ALLOW),
+    ("home folder listing", [stmt(action="s3:ListBucket", resource=BUCKET,
+                                  Condition={"StringLike": {"s3:prefix": ["", "home/", "home/${aws:username}/*"]}})],
+     "s3:ListBucket", BUCKET, {"s3:prefix": "home/alice/photos/"}, ALLOW),
+    ("someone else's home folder", [stmt(action="s3:ListBucket", resource=BUCKET, Condition={
+        "StringLike": {"s3:prefix": ["", "home/", "home/${aws:username}/*"]}})],
+     "s3:ListBucket", BUCKET, {"s3:prefix": "home/bob/"}, IMPLICIT),
+]
+
+
+@pytest.mark.parametrize(("name", "statements", "action", "resource", "keys", "expected"), GUIDE_EXAMPLES,
+                         ids=[example[0] for example in GUIDE_EXAMPLES])
+def test_user_guide_examples(name, statements, action, resource, keys, expected):
+    policy = identity(*[_clean(s) for s in statements])
+    assert decide([policy], action, resource, keys=keys) is expected
