@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 
-from runtime.errors import RealiseError
-
 from . import naming
 from .model import Eni, VpcNet
 from .tools import run_in
@@ -59,13 +57,15 @@ def _digest_chain(text: str) -> str:
     return ""
 
 
-def apply_l2(netns_path: str, text: str) -> bool:
-    """Replace the bridge filter table unless it already holds `text`; True if it was replaced."""
-    try:
-        current = run_in(netns_path, ["ebtables-save"])
-    except RealiseError:
-        current = ""
-    if _digest_chain(current) == _digest_chain(text):
+READ = ["ebtables-save"]
+
+
+def apply_l2(netns_path: str, text: str, saved: str) -> bool:
+    """Replace the bridge filter table unless it already holds `text`; True if it was replaced.
+
+    `saved` is the namespace's `ebtables-save` output (`READ`).
+    """
+    if _digest_chain(saved) == _digest_chain(text):
         return False
     run_in(netns_path, ["ebtables-restore"], stdin=text)
     return True

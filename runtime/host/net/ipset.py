@@ -34,10 +34,13 @@ def render_sets(sets: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def current_sets(netns_path: str) -> dict[str, list[str]]:
-    """Our sets as the namespace holds them now."""
+READ = ["ipset", "save"]
+
+
+def current_sets(saved: str) -> dict[str, list[str]]:
+    """Our sets in `ipset save` output."""
     out: dict[str, list[str]] = {}
-    for line in run_in(netns_path, ["ipset", "save"]).splitlines():
+    for line in saved.splitlines():
         words = line.split()
         if len(words) >= 2 and words[1].startswith("tr-sg-"):
             if words[0] == "create":
@@ -47,12 +50,13 @@ def current_sets(netns_path: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def apply_sets(netns_path: str, sets: dict[str, list[str]]) -> set[str]:
+def apply_sets(netns_path: str, sets: dict[str, list[str]], saved: str) -> set[str]:
     """Bring every set in `sets` to its members, touching only the sets that differ.
 
-    Returns the names of our sets that existed before, for `prune_sets`.
+    `saved` is the namespace's `ipset save` output (`READ`). Returns the names of our sets that
+    existed before, for `prune_sets`.
     """
-    have = current_sets(netns_path)
+    have = current_sets(saved)
     changed = {name: members for name, members in sets.items() if have.get(name) != members}
     if changed:
         run_in(netns_path, ["ipset", "restore"], stdin=render_sets(changed))

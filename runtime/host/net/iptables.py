@@ -1,21 +1,31 @@
 """The whole iptables ruleset of one VPC namespace: rendered from `VpcNet`, applied atomically.
 
-`render_ruleset` is pure; every rule that implements an AWS rule carries a comment naming it.
-`apply_ruleset` feeds the text to `iptables-restore` without `--noflush`: the VPC namespace is ours,
-so a full restore of raw, nat and filter is one transaction that either replaces everything or
-leaves the previous rules (network.md §4.9, §5.1c). Built-in chains default to DROP, so a namespace
-that has this ruleset and nothing else is closed.
+`render_ruleset` is pure; every rule that implements an AWS rule carries a comment naming it. The
+built-in chains hold nothing but one jump each into our `TR-*` chains and never change, so an update
+can be either
+* a full `iptables-restore` (no `--noflush`) of raw, nat and filter: one transaction that replaces
+  everything or leaves the previous rules (network.md §4.9, §5.1c); used for a new namespace and
+  whenever the kernel's ruleset is not the one we last applied (drift, restart); or
+* a partial `iptables-restore --noflush` that re-declares (and so flushes) only the user chains whose
+  rules changed and deletes vanished ones (`-X`), also one transaction. One SG rule change touches two
+  chains however many ENIs carry the group.
+Built-in chains default to DROP, so a namespace holding this ruleset alone is closed.
 
-Packet walk in the VPC router (filter FORWARD):
+Packet walk in the VPC router (`TR-FWD`, from filter FORWARD):
 1. `TR-IGW-OUT`: to the IGW only from private IPs that have a public IP (no public IP, no internet);
 2. `TR-NACL`: stateless, every packet that crosses a subnet boundary: egress NACL of the source
    subnet, then ingress NACL of the destination subnet, rule-number order, final deny;
 3. established/related accepted (security groups are stateful), invalid dropped;
-4. egress SG of the sending ENI (dispatched on `--physdev-in`, which matches bridged and routed);
-5. ingress SG of the receiving ENI, dispatched on the destination IP, because routed packets never
-   match `--physdev-out` (network.md P2) and anti-spoofing makes the IP name its ENI;
-6. accept. SG chains `RETURN` on allow and end in `DROP`.
-Anti-spoofing is in raw PREROUTING (second layer under ebtables, see `ebtables.py`).
+4. `TR-SG-OUT`: egress SGs of the sending ENI, dispatched on `--physdev-in` (matches bridged and
+   routed packets);
+5. `TR-SG-IN`: ingress SGs of the receiving ENI, dispatched on the destination IP, because routed
+   packets never match `--physdev-out` (network.md P2) and anti-spoofing makes the IP name its ENI;
+6. accept.
+An ENI's chain (`TR-O-*`/`TR-I-*`) calls the chain of each of its groups (`TR-GE-*`/`TR-GI-*`); a
+group rule that matches sets a packet-mark bit (egress and ingress have their own), the ENI chain
+returns once the bit is set and drops otherwise: allow-only, union of groups, default deny. The mark
+never leaves the namespace (crossing a veth into another namespace scrubs it).
+Anti-spoofing is in raw `TR-RAW` (the second layer under ebtables, see `ebtables.py`).
 """
 
 from __future__ import annotations
@@ -26,13 +36,23 @@ import ipaddress
 from runtime.errors import RealiseError
 
 from . import naming
-from .model import ALL, ICMP, TCP, UDP, NaclEntry, SgRule, VpcNet
+from .model import ALL, ICMP, TCP, UDP, Eni, NaclEntry, SgRule, VpcNet
 from .tools import run_in
 
 IMDS_IP = "169.254.169.254"
 IMDS_PORT = 80
 STATE_CHAIN = "TR-STATE"
+EGRESS_OK = "0x1/0x1"
+INGRESS_OK = "0x2/0x2"
 _PROTO = {TCP: "tcp", UDP: "udp", ICMP: "icmp"}
+_BUILTIN = {
+    "raw": {"PREROUTING": ("ACCEPT", "TR-RAW"), "OUTPUT": ("ACCEPT", None)},
+    "nat": {"PREROUTING": ("ACCEPT", "TR-DNAT"), "INPUT": ("ACCEPT", None), "OUTPUT": ("ACCEPT", None),
+            "POSTROUTING": ("ACCEPT", "TR-SNAT")},
+    "filter": {"INPUT": ("DROP", "TR-INPUT"), "FORWARD": ("DROP", "TR-FWD"), "OUTPUT": ("DROP", "TR-OUTPUT")},
+}
+
+Chains = dict[str, dict[str, list[str]]]  # table -> chain -> rule lines, in order
 
 
 def _comment(text: str) -> str:
@@ -66,6 +86,10 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def referenced_groups(net: VpcNet) -> set[str]:
+    return {r.group_id for g in net.security_groups for r in g.rules if r.group_id is not None}
+
+
 def _nacl_rule(chain: str, e: NaclEntry) -> str:
     peer = _cidr("-d" if e.egress else "-s", e.cidr)
     match = _proto_match(e.protocol, e.port_from, e.port_to, e.icmp_type, e.icmp_code)
@@ -75,137 +99,179 @@ def _nacl_rule(chain: str, e: NaclEntry) -> str:
                  _comment(f"NACL {direction} rule {e.rule_number} {e.action} {e.cidr}"), f"-j {verdict}")
 
 
-def _sg_rule_body(rule: SgRule) -> str:
+def _sg_rule_match(rule: SgRule) -> str:
     if rule.group_id is not None:
         peer = f"-m set --match-set {naming.sg_ipset(rule.group_id)} {'dst' if rule.egress else 'src'}"
     else:
         peer = _cidr("-d" if rule.egress else "-s", rule.cidr or "0.0.0.0/0")
     if rule.protocol == ICMP:
-        match = _proto_match(ICMP, None, None, rule.from_port, rule.to_port)
-    else:
-        match = _proto_match(rule.protocol, rule.from_port, rule.to_port)
-    return _join(peer, match)
+        return _join(peer, _proto_match(ICMP, None, None, rule.from_port, rule.to_port))
+    return _join(peer, _proto_match(rule.protocol, rule.from_port, rule.to_port))
 
 
-def referenced_groups(net: VpcNet) -> set[str]:
-    return {r.group_id for g in net.security_groups for r in g.rules if r.group_id is not None}
+def _group_chains(net: VpcNet, out: dict[str, list[str]]) -> None:
+    for group in net.security_groups:
+        for egress in (True, False):
+            chain = naming.group_chain(group.group_id, egress)
+            direction = "egress" if egress else "ingress"
+            lines, seen = [], set()
+            for rule in group.rules:
+                if rule.egress != egress or (match := _sg_rule_match(rule)) in seen:
+                    continue
+                seen.add(match)
+                label = _join(f"SG {group.group_id} {direction}", rule.rule_id, f"allow {rule.group_id or rule.cidr}")
+                lines.append(_join(f"-A {chain}", match, _comment(label),
+                                   f"-j MARK --set-xmark {EGRESS_OK if egress else INGRESS_OK}"))
+            out[chain] = lines
 
 
-def _sg_chain_lines(net: VpcNet, eni, egress: bool) -> list[str]:
-    chain = naming.sg_chain(eni.eni_id, egress)
-    lines, seen = [], set()
-    for gid in eni.security_group_ids:
-        for rule in net.group(gid).rules:
-            if rule.egress != egress:
-                continue
-            body = _sg_rule_body(rule)
-            if body in seen:
-                continue
-            seen.add(body)
-            what = rule.group_id or rule.cidr
-            label = f"SG {gid} {'egress' if egress else 'ingress'} {rule.rule_id} allow {what}".replace("  ", " ")
-            lines.append(_join(f"-A {chain}", body, _comment(label), "-j RETURN"))
-    lines.append(_join(f"-A {chain}", _comment(f"SG default deny {'egress' if egress else 'inbound'} "
-                                               f"for {eni.eni_id}"), "-j DROP"))
-    return lines
+def _eni_chains(eni: Eni, out: dict[str, list[str]]) -> None:
+    for egress, bit in ((True, EGRESS_OK), (False, INGRESS_OK)):
+        chain = naming.sg_chain(eni.eni_id, egress)
+        lines = []
+        for gid in eni.security_group_ids:
+            lines += [f"-A {chain} -j {naming.group_chain(gid, egress)}", f"-A {chain} -m mark --mark {bit} -j RETURN"]
+        what = "egress" if egress else "inbound"
+        lines.append(_join(f"-A {chain}", _comment(f"SG default deny {what} for {eni.eni_id}"), "-j DROP"))
+        out[chain] = lines
 
 
-def _render_raw(net: VpcNet) -> list[str]:
-    out = ["*raw", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":TR-IGW-IN - [0:0]"]
-    spoof = []
+def _raw(net: VpcNet) -> dict[str, list[str]]:
+    chains: dict[str, list[str]] = {"TR-RAW": [], "TR-IGW-IN": []}
+    chains["TR-RAW"].append(_join(f"-A TR-RAW -i {naming.IGW_LINK}", _comment("from the internet gateway"),
+                                  "-j TR-IGW-IN"))
     for eni in net.enis:
         if not eni.source_dest_check:
             continue
-        chain = "TR-S-" + naming.short_hash(eni.eni_id)
-        out.append(f":{chain} - [0:0]")
-        spoof.append(_join(f"-A PREROUTING -m physdev --physdev-in {naming.eni_link(eni.eni_id)}",
-                           _comment(f"anti-spoofing for {eni.eni_id}"), f"-j {chain}"))
-        spoof += [f"-A {chain} -s {ip} -j RETURN" for ip in eni.ips]
-        spoof.append(_join(f"-A {chain}", _comment(f"spoofed source from {eni.eni_id}"), "-j DROP"))
-    out.append(_join(f"-A PREROUTING -i {naming.IGW_LINK}", _comment("from the internet gateway"),
-                     "-j TR-IGW-IN"))
-    out += spoof
-    out.append(_join(f"-A TR-IGW-IN -s {net.cidr}", _comment("IGW: VPC source from outside"), "-j DROP"))
+        chain = naming.spoof_chain(eni.eni_id)
+        chains["TR-RAW"].append(_join(f"-A TR-RAW -m physdev --physdev-in {naming.eni_link(eni.eni_id)}",
+                                      _comment(f"anti-spoofing for {eni.eni_id}"), f"-j {chain}"))
+        chains[chain] = [f"-A {chain} -s {ip} -j RETURN" for ip in eni.ips]
+        chains[chain].append(_join(f"-A {chain}", _comment(f"spoofed source from {eni.eni_id}"), "-j DROP"))
+    igw_in = chains["TR-IGW-IN"]
+    igw_in.append(_join(f"-A TR-IGW-IN -s {net.cidr}", _comment("IGW: VPC source from outside"), "-j DROP"))
     for p in net.public_ips:
-        out.append(_join(f"-A TR-IGW-IN -d {p.public_ip}/32", _comment(f"IGW: public {p.public_ip}"), "-j RETURN"))
-    out.append(_join("-A TR-IGW-IN", _comment("IGW: only mapped public IPs enter"), "-j DROP"))
-    out.append("COMMIT")
-    return out
+        igw_in.append(_join(f"-A TR-IGW-IN -d {p.public_ip}/32", _comment(f"IGW: public {p.public_ip}"), "-j RETURN"))
+    igw_in.append(_join("-A TR-IGW-IN", _comment("IGW: only mapped public IPs enter"), "-j DROP"))
+    return chains
 
 
-def _render_nat(net: VpcNet) -> list[str]:
-    out = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-           ":POSTROUTING ACCEPT [0:0]"]
-    for p in net.public_ips:
-        out.append(_join(f"-A PREROUTING -i {naming.IGW_LINK} -d {p.public_ip}/32",
-                         _comment(f"IGW 1:1 NAT {p.public_ip} -> {p.private_ip}"),
-                         f"-j DNAT --to-destination {p.private_ip}"))
-    for p in net.public_ips:
-        out.append(_join(f"-A POSTROUTING -o {naming.IGW_LINK} -s {p.private_ip}/32",
-                         _comment(f"IGW 1:1 NAT {p.private_ip} -> {p.public_ip}"),
-                         f"-j SNAT --to-source {p.public_ip}"))
-    out.append("COMMIT")
-    return out
+def _nat(net: VpcNet) -> dict[str, list[str]]:
+    dnat = [_join(f"-A TR-DNAT -i {naming.IGW_LINK} -d {p.public_ip}/32",
+                  _comment(f"IGW 1:1 NAT {p.public_ip} -> {p.private_ip}"), f"-j DNAT --to-destination {p.private_ip}")
+            for p in net.public_ips]
+    snat = [_join(f"-A TR-SNAT -o {naming.IGW_LINK} -s {p.private_ip}/32",
+                  _comment(f"IGW 1:1 NAT {p.private_ip} -> {p.public_ip}"), f"-j SNAT --to-source {p.public_ip}")
+            for p in net.public_ips]
+    return {"TR-DNAT": dnat, "TR-SNAT": snat}
 
 
-def _render_filter(net: VpcNet) -> list[str]:
-    chains = ["TR-NACL", "TR-IGW-OUT", STATE_CHAIN]
-    body: list[str] = []
-    body += ["-A INPUT -i lo -j ACCEPT",
-             "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-             _join(f"-A INPUT -i {naming.BRIDGE_PREFIX}+ -d {IMDS_IP}/32 -p tcp --dport {IMDS_PORT}",
-                   _comment("IMDS: instances reach the metadata listener (no NACL, no SG)"), "-j ACCEPT"),
-             "-A OUTPUT -o lo -j ACCEPT",
-             "-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-             _join(f"-A FORWARD -o {naming.IGW_LINK}", _comment("to the internet gateway"), "-j TR-IGW-OUT"),
-             _join("-A FORWARD", _comment("network ACLs at subnet boundaries (stateless)"), "-j TR-NACL"),
-             _join("-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED",
-                   _comment("security groups are stateful"), "-j ACCEPT"),
-             "-A FORWARD -m conntrack --ctstate INVALID -j DROP"]
-    for eni in net.enis:
-        chain = naming.sg_chain(eni.eni_id, True)
-        body.append(_join(f"-A FORWARD -m physdev --physdev-in {naming.eni_link(eni.eni_id)}",
-                          _comment(f"egress security groups of {eni.eni_id}"), f"-j {chain}"))
-    for eni in net.enis:
-        chain = naming.sg_chain(eni.eni_id, False)
-        for ip in eni.ips:
-            body.append(_join(f"-A FORWARD -d {ip}/32", _comment(f"ingress security groups of {eni.eni_id}"),
-                              f"-j {chain}"))
-    body.append("-A FORWARD -j ACCEPT")
-    for p in net.public_ips:
-        body.append(_join(f"-A TR-IGW-OUT -s {p.private_ip}/32", _comment(f"has public IP {p.public_ip}"),
-                          "-j RETURN"))
-    body.append(_join("-A TR-IGW-OUT", _comment("no public IPv4 address: the IGW drops"), "-j DROP"))
+def _filter(net: VpcNet) -> dict[str, list[str]]:
+    c: dict[str, list[str]] = {}
+    c["TR-INPUT"] = ["-A TR-INPUT -i lo -j ACCEPT",
+                     "-A TR-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                     _join(f"-A TR-INPUT -i {naming.BRIDGE_PREFIX}+ -d {IMDS_IP}/32 -p tcp --dport {IMDS_PORT}",
+                           _comment("IMDS: instances reach the metadata listener (no NACL, no SG)"), "-j ACCEPT")]
+    c["TR-OUTPUT"] = ["-A TR-OUTPUT -o lo -j ACCEPT",
+                      "-A TR-OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"]
+    c["TR-FWD"] = [
+        _join(f"-A TR-FWD -o {naming.IGW_LINK}", _comment("to the internet gateway"), "-j TR-IGW-OUT"),
+        _join("-A TR-FWD", _comment("network ACLs at subnet boundaries (stateless)"), "-j TR-NACL"),
+        _join("-A TR-FWD -m conntrack --ctstate RELATED,ESTABLISHED", _comment("security groups are stateful"),
+              "-j ACCEPT"),
+        "-A TR-FWD -m conntrack --ctstate INVALID -j DROP",
+        _join("-A TR-FWD", _comment("egress security groups of the sending ENI"), "-j TR-SG-OUT"),
+        _join("-A TR-FWD", _comment("ingress security groups of the receiving ENI"), "-j TR-SG-IN"),
+        "-A TR-FWD -j ACCEPT"]
+    c["TR-IGW-OUT"] = [_join(f"-A TR-IGW-OUT -s {p.private_ip}/32", _comment(f"has public IP {p.public_ip}"),
+                             "-j RETURN") for p in net.public_ips]
+    c["TR-IGW-OUT"].append(_join("-A TR-IGW-OUT", _comment("no public IPv4 address: the IGW drops"), "-j DROP"))
+    c["TR-NACL"] = []
     for s in net.subnets:
-        body.append(_join(f"-A TR-NACL -s {s.cidr} ! -d {s.cidr}",
-                          _comment(f"leaving {s.subnet_id}: egress of {s.network_acl_id}"),
-                          f"-j {naming.nacl_chain(s.network_acl_id, True)}"))
-        body.append(_join(f"-A TR-NACL -d {s.cidr} ! -s {s.cidr}",
-                          _comment(f"entering {s.subnet_id}: ingress of {s.network_acl_id}"),
-                          f"-j {naming.nacl_chain(s.network_acl_id, False)}"))
+        c["TR-NACL"] += [
+            _join(f"-A TR-NACL -s {s.cidr} ! -d {s.cidr}", _comment(f"leaving {s.subnet_id}: egress of {s.network_acl_id}"),
+                  f"-j {naming.nacl_chain(s.network_acl_id, True)}"),
+            _join(f"-A TR-NACL -d {s.cidr} ! -s {s.cidr}", _comment(f"entering {s.subnet_id}: ingress of {s.network_acl_id}"),
+                  f"-j {naming.nacl_chain(s.network_acl_id, False)}")]
     for nacl in net.nacls:
         for egress in (True, False):
             chain = naming.nacl_chain(nacl.network_acl_id, egress)
-            chains.append(chain)
             entries = sorted((e for e in nacl.entries if e.egress == egress), key=lambda e: e.rule_number)
-            body += [_nacl_rule(chain, e) for e in entries]
-            body.append(_join(f"-A {chain}", _comment(f"NACL {nacl.network_acl_id} rule * deny"), "-j DROP"))
+            c[chain] = [_nacl_rule(chain, e) for e in entries]
+            c[chain].append(_join(f"-A {chain}", _comment(f"NACL {nacl.network_acl_id} rule * deny"), "-j DROP"))
+    c["TR-SG-OUT"] = [_join(f"-A TR-SG-OUT -m physdev --physdev-in {naming.eni_link(e.eni_id)}",
+                            _comment(f"egress of {e.eni_id}"), f"-j {naming.sg_chain(e.eni_id, True)}")
+                      for e in net.enis]
+    c["TR-SG-IN"] = [_join(f"-A TR-SG-IN -d {ip}/32", _comment(f"ingress of {e.eni_id}"),
+                           f"-j {naming.sg_chain(e.eni_id, False)}") for e in net.enis for ip in e.ips]
+    _group_chains(net, c)
     for eni in net.enis:
-        for egress in (True, False):
-            chains.append(naming.sg_chain(eni.eni_id, egress))
-            body += _sg_chain_lines(net, eni, egress)
-    head = ["*filter", ":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT DROP [0:0]"]
-    head += [f":{c} - [0:0]" for c in chains]
-    return head + body
+        _eni_chains(eni, c)
+    return c
+
+
+def _document(tables: Chains, header: str) -> list[str]:
+    lines = [header]
+    for table, builtins in _BUILTIN.items():
+        lines.append(f"*{table}")
+        lines += [f":{chain} {policy} [0:0]" for chain, (policy, _) in builtins.items()]
+        lines += [f":{chain} - [0:0]" for chain in tables[table]]
+        lines += [f"-A {chain} -j {target}" for chain, (_, target) in builtins.items() if target]
+        for rules in tables[table].values():
+            lines += rules
+        lines.append("COMMIT")
+    return lines
+
+
+def render_chains(net: VpcNet) -> Chains:
+    """Our user chains per table, each with its rules (the digest chain included)."""
+    tables = {"raw": _raw(net), "nat": _nat(net), "filter": _filter(net)}
+    tables["filter"][STATE_CHAIN] = []
+    digest = hashlib.sha256("\n".join(_document(tables, "")).encode()).hexdigest()[:32]
+    tables["filter"][STATE_CHAIN] = [f'-A {STATE_CHAIN} -m comment --comment "digest {digest}" -j RETURN']
+    return tables
 
 
 def render_ruleset(net: VpcNet) -> str:
     """The complete iptables-restore document for `net`'s namespace, ending in its own digest."""
-    lines = [f"# Terrarium VPC {net.vpc_id} (netns {naming.vpc_netns(net.vpc_id)}): generated, replaced whole"]
-    lines += _render_raw(net) + _render_nat(net) + _render_filter(net)
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
-    lines.append(f'-A {STATE_CHAIN} -m comment --comment "digest {digest}" -j RETURN')
-    lines.append("COMMIT")
+    header = f"# Terrarium VPC {net.vpc_id} (netns {naming.vpc_netns(net.vpc_id)}): generated, replaced whole"
+    return "\n".join(_document(render_chains(net), header)) + "\n"
+
+
+def parse_document(text: str) -> Chains:
+    """Inverse of `render_ruleset` for our own documents: user chains and their rules per table."""
+    tables: Chains = {}
+    table = ""
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+            tables[table] = {}
+        elif line.startswith(":"):
+            chain = line[1:].split()[0]
+            if chain not in _BUILTIN.get(table, {}):
+                tables[table][chain] = []
+        elif line.startswith("-A "):
+            chain = line.split()[1]
+            if chain in tables[table]:
+                tables[table][chain].append(line)
+    return tables
+
+
+def render_update(old: str, new: str) -> str:
+    """A `--noflush` document turning the ruleset `old` into `new` by touching only changed chains."""
+    before, after = parse_document(old), parse_document(new)
+    lines = []
+    for table in _BUILTIN:
+        changed = [c for c, rules in after[table].items() if before[table].get(c) != rules]
+        gone = [c for c in before[table] if c not in after[table]]
+        if not changed and not gone:
+            continue
+        lines.append(f"*{table}")
+        lines += [f":{c} - [0:0]" for c in changed + gone]      # declaring a user chain flushes it
+        for c in changed:
+            lines += after[table][c]
+        lines += [f"-X {c}" for c in gone]
+        lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
 
@@ -216,29 +282,42 @@ def digest_of(text: str) -> str:
     return ""
 
 
+READ = ["iptables", "-w", "-S", STATE_CHAIN]
+
+
 def applied_digest(netns_path: str) -> str:
     """The digest of the ruleset the namespace holds now ("" when none of ours is loaded)."""
     try:
-        return digest_of(run_in(netns_path, ["iptables", "-w", "-S", STATE_CHAIN]))
+        return digest_of(run_in(netns_path, READ))
     except RealiseError:  # no such chain: nothing of ours applied yet
         return ""
 
 
-def apply_ruleset(netns_path: str, text: str) -> None:
-    """Replace raw, nat and filter in the namespace in one transaction (all or nothing)."""
-    run_in(netns_path, ["iptables-restore", "-w"], stdin=text)
+def apply_ruleset(netns_path: str, text: str, previous: str | None = None) -> None:
+    """Make the namespace hold `text`, in one transaction (all or nothing).
+
+    `previous` is the document the namespace verifiably holds now (its digest matches); with it only
+    the changed chains are rewritten, without it everything is replaced.
+    """
+    if previous is None:
+        run_in(netns_path, ["iptables-restore", "-w"], stdin=text)
+    else:
+        run_in(netns_path, ["iptables-restore", "-w", "--noflush"], stdin=render_update(previous, text))
+
+
+def nat_map_of(text: str) -> dict[str, str]:
+    """public -> private as a ruleset document (ours, or `iptables-save -t nat` output) maps them."""
+    out = {}
+    for line in text.splitlines():
+        if "-j DNAT" in line and " -d " in line:
+            words = line.split()
+            out[words[words.index("-d") + 1].split("/")[0]] = words[words.index("--to-destination") + 1]
+    return out
 
 
 def nat_map(netns_path: str) -> dict[str, str]:
     """public -> private as the namespace's nat table has it now (for conntrack hygiene on EIP moves)."""
     try:
-        text = run_in(netns_path, ["iptables-save", "-t", "nat"])
+        return nat_map_of(run_in(netns_path, ["iptables-save", "-t", "nat"]))
     except RealiseError:  # no nat table yet
         return {}
-    out = {}
-    for line in text.splitlines():
-        if "-j DNAT" in line and " -d " in line:
-            words = line.split()
-            pub = words[words.index("-d") + 1].split("/")[0]
-            out[pub] = words[words.index("--to-destination") + 1]
-    return out

@@ -81,10 +81,13 @@ def set_up(ipr: IPRoute, name: str, have: dict | None = None) -> None:
     ipr.link("set", index=have["index"] if have else index_of(ipr, name), state="up")
 
 
-def ensure_addresses(ipr: IPRoute, name: str, wanted: list[tuple[str, int]],
+def ensure_addresses(ipr: IPRoute, link: str | int, wanted: list[tuple[str, int]],
                      current: set[tuple[str, int]] | None = None) -> None:
-    """Make `name`'s IPv4 addresses exactly `wanted` [(ip, prefixlen)] (`current`: from `addresses()`)."""
-    idx = index_of(ipr, name)
+    """Make the IPv4 addresses of `link` (name or index) exactly `wanted` [(ip, prefixlen)].
+
+    `current` is the link's entry from `addresses()` when the caller already dumped them.
+    """
+    idx = link if isinstance(link, int) else index_of(ipr, link)
     if current is None:
         current = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(family=2, index=idx)}
     for ip, plen in current - set(wanted):
@@ -106,7 +109,7 @@ def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, have: d
         ipr.link("add", ifname=name, kind="bridge", br_nf_call_iptables=1, br_mcast_snooping=0)
     elif have["nf_call_iptables"] != 1:
         ipr.link("set", index=have["index"], kind="bridge", br_nf_call_iptables=1)
-    ensure_addresses(ipr, name, [(gateway, prefixlen)], current)
+    ensure_addresses(ipr, have["index"] if have else name, [(gateway, prefixlen)], current)
     set_up(ipr, name, have)
 
 
@@ -155,9 +158,12 @@ def _route_kwargs(spec: RouteSpec, table: int, ipr: IPRoute) -> dict:
     return kw
 
 
-def sync_routes(ipr: IPRoute, wanted: dict[int, set[RouteSpec]]) -> None:
-    """Make our routes exactly `wanted` {table: routes}: tables >= 1000 whole, static routes in main."""
-    names = {v["index"]: k for k, v in links(ipr).items()}
+def sync_routes(ipr: IPRoute, wanted: dict[int, set[RouteSpec]], have_links: dict[str, dict] | None = None) -> None:
+    """Make our routes exactly `wanted` {table: routes}: tables >= 1000 whole, static routes in main.
+
+    `have_links` is a current `links()` dump when the caller has one.
+    """
+    names = {v["index"]: k for k, v in (have_links or links(ipr)).items()}
     have: dict[int, dict[RouteSpec, object]] = {}
     for msg in ipr.get_routes(family=2):
         table = msg.get("RTA_TABLE") or msg["table"]

@@ -61,6 +61,14 @@ def sg_chain(eni_id: str, egress: bool) -> str:
     return ("TR-O-" if egress else "TR-I-") + short_hash(eni_id)
 
 
+def group_chain(group_id: str, egress: bool) -> str:
+    return ("TR-GE-" if egress else "TR-GI-") + short_hash(group_id)
+
+
+def spoof_chain(eni_id: str) -> str:
+    return "TR-S-" + short_hash(eni_id)
+
+
 def nacl_chain(nacl_id: str, egress: bool) -> str:
     return ("TR-NE-" if egress else "TR-NI-") + short_hash(nacl_id)
 

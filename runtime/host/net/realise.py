@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 
 from runtime.errors import Conflict, NotFound
 
-from . import ebtables, iptables, ipset, links, naming, netns
+from . import ebtables, iptables, ipset, links, naming, netns, tools
 from .links import CATCH_ALL_METRIC, RULE_PRIO_LOCAL, RULE_PRIO_SUBNET, RouteSpec, RuleSpec
 from .model import BLACKHOLE, IGW, Eni, VpcNet, validate
 
@@ -52,6 +52,7 @@ _INET_SYSCTLS = {
 _ENDPOINT_SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 
 _locks: dict[str, threading.Lock] = {}
+_applied: dict[str, str] = {}  # vpc id -> the iptables document last applied (verified by digest before use)
 _locks_guard = threading.Lock()
 
 
@@ -155,9 +156,11 @@ def _converge_vpc_links(net: VpcNet, ipr) -> None:
     have = links.links(ipr)
     links.set_up(ipr, "lo", have["lo"])  # before the address dump: bringing lo up adds 127.0.0.1
     addrs = links.addresses(ipr)
-    links.ensure_addresses(ipr, "lo", [("127.0.0.1", 8), (iptables.IMDS_IP, 32)], addrs.get(have["lo"]["index"], set()))
+    lo = have["lo"]["index"]
+    links.ensure_addresses(ipr, lo, [("127.0.0.1", 8), (iptables.IMDS_IP, 32)], addrs.get(lo, set()))
     bridges = {naming.bridge(s.subnet_id): s for s in net.subnets}
     enis = {naming.eni_link(e.eni_id): e for e in net.enis}
+    created = False
     for name in list(have):
         if (name.startswith(naming.BRIDGE_PREFIX) and name not in bridges) or \
                 (name.startswith(naming.ENI_PREFIX) and name not in enis):
@@ -165,43 +168,47 @@ def _converge_vpc_links(net: VpcNet, ipr) -> None:
             del have[name]
     for name, s in bridges.items():
         link = have.get(name)
+        created |= link is None
         links.ensure_bridge(ipr, name, s.gateway, s.prefixlen, link,
                             addrs.get(link["index"], set()) if link else set())
-    if any(name in have for name in enis):
-        have = links.links(ipr)
-        for name, e in enis.items():
-            if name in have:
-                bridge = naming.bridge(e.subnet_id)
-                links.ensure_port(ipr, name, bridge, have[name], have[bridge]["index"])
     if net.igw_attached:
-        if naming.IGW_LINK not in have:
+        igw = have.get(naming.IGW_LINK)
+        if igw is None:
             links.add_veth(ipr, naming.IGW_LINK, naming.uplink(net.vpc_id),
                            naming.netns_path(naming.INTERNET_NETNS))
-            igw, current = None, set()
-        else:
-            igw = have[naming.IGW_LINK]
-            current = addrs.get(igw["index"], set())
-        links.ensure_addresses(ipr, naming.IGW_LINK, [(VPC_SIDE_IP, 32)], current)
+            created = True
+        links.ensure_addresses(ipr, igw["index"] if igw else naming.IGW_LINK, [(VPC_SIDE_IP, 32)],
+                               addrs.get(igw["index"], set()) if igw else set())
         links.set_up(ipr, naming.IGW_LINK, igw)
-    else:
+    elif naming.IGW_LINK in have:
         links.delete_link(ipr, naming.IGW_LINK)
-    links.sync_routes(ipr, _table_routes(net))
+        del have[naming.IGW_LINK]
+    if created:
+        have = links.links(ipr)
+    for name, e in enis.items():
+        if name in have:
+            links.ensure_port(ipr, name, naming.bridge(e.subnet_id), have[name], have[naming.bridge(e.subnet_id)]["index"])
+    links.sync_routes(ipr, _table_routes(net), have)
     links.sync_rules(ipr, _rules(net))
 
 
 def _converge_uplink(net: VpcNet, ipr) -> None:
-    up = naming.uplink(net.vpc_id)
-    if links.index_of(ipr, up) is None:
+    idx = links.index_of(ipr, naming.uplink(net.vpc_id))
+    if idx is None:
         return  # IGW detached: the veth pair, and with it every public route, is gone
-    links.ensure_addresses(ipr, up, [(INET_SIDE_IP, 32)])
-    links.set_up(ipr, up)
-    idx = links.index_of(ipr, up)
+    links.ensure_addresses(ipr, idx, [(INET_SIDE_IP, 32)])
+    links.set_up(ipr, naming.uplink(net.vpc_id))
     wanted = {f"{p.public_ip}/32" for p in net.public_ips}
+    have = set()
     for msg in ipr.get_routes(family=2, oif=idx):
-        if msg["proto"] == links.RT_PROTO_STATIC and msg["dst_len"] == 32 and \
-                f"{msg.get('RTA_DST')}/32" not in wanted:
-            ipr.route("del", dst=f"{msg.get('RTA_DST')}/32", oif=idx)
-    for dst in wanted:
+        dst = f"{msg.get('RTA_DST')}/{msg['dst_len']}"
+        if msg["proto"] != links.RT_PROTO_STATIC:
+            continue
+        if dst in wanted:
+            have.add(dst)
+        else:
+            ipr.route("del", dst=dst, oif=idx)
+    for dst in wanted - have:
         ipr.route("replace", dst=dst, gateway=VPC_SIDE_IP, oif=idx, flags=["onlink"], proto=links.RT_PROTO_STATIC)
 
 
@@ -221,17 +228,23 @@ def ensure_vpc(net: VpcNet) -> None:
     with _lock(net.vpc_id):
         netns.create(name)
         _sysctls(path, _VPC_SYSCTLS)
+        saved = tools.read_in(path, {"ipset": ipset.READ, "iptables": iptables.READ, "ebtables": ebtables.READ})
         sets = ipset.desired_sets(net)
-        existing_sets = ipset.apply_sets(path, sets)
+        existing_sets = ipset.apply_sets(path, sets, saved["ipset"] or "")
         text = iptables.render_ruleset(net)
-        if iptables.applied_digest(path) != iptables.digest_of(text):
-            before = iptables.nat_map(path)
-            iptables.apply_ruleset(path, text)
+        held = iptables.digest_of(saved["iptables"] or "")
+        if held != iptables.digest_of(text):
+            previous = _applied.get(net.vpc_id)
+            if previous is None or iptables.digest_of(previous) != held:
+                previous = None  # drift, a restart or a new namespace: replace everything
+            before = iptables.nat_map_of(previous) if previous else iptables.nat_map(path)
+            iptables.apply_ruleset(path, text, previous)
             after = {p.public_ip: p.private_ip for p in net.public_ips}
             moved = {pub for pub, priv in before.items() if after.get(pub) != priv}
             if moved:
                 netns.run_in(path, lambda: links.flush_conntrack(moved))
-        ebtables.apply_l2(path, ebtables.render_l2(net))
+        _applied[net.vpc_id] = text
+        ebtables.apply_l2(path, ebtables.render_l2(net), saved["ebtables"] or "")
         ipset.prune_sets(path, existing_sets, set(sets))
         _sysctls(path, _ROUTER_ON)
         links.in_ns(path, lambda ipr: _converge_vpc_links(net, ipr))
@@ -261,6 +274,7 @@ def remove_vpc(vpc_id: str) -> None:
     Callers close any IMDS socket of the VPC first: an open socket keeps a deleted namespace alive.
     """
     with _lock(vpc_id):
+        _applied.pop(vpc_id, None)
         _remove_vpc_netns(naming.vpc_netns(vpc_id))
 
 

@@ -18,3 +18,15 @@ def run_in(netns_path: str, argv: list[str], stdin: str | None = None) -> str:
     if proc.returncode != 0:
         raise RealiseError(f"{argv[0]} in {netns_path} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
+
+
+def read_in(netns_path: str, commands: dict[str, list[str]]) -> dict[str, str | None]:
+    """Run read-only commands concurrently in the namespace; name -> stdout, or None if it failed."""
+    procs = {name: subprocess.Popen(["nsenter", f"--net={netns_path}", *argv], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True)
+             for name, argv in commands.items()}
+    out: dict[str, str | None] = {}
+    for name, proc in procs.items():
+        stdout, _ = proc.communicate()
+        out[name] = stdout if proc.returncode == 0 else None
+    return out

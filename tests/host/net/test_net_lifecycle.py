@@ -325,3 +325,21 @@ def test_released_public_ip_leaves_the_internet_routes(world):
     realise.ensure_vpc(replace(net, public_ips=(), igw_attached=False))
     assert pubs[1] not in inet_routes()
     assert naming.uplink(v) not in realise.list_owned()
+
+
+def test_partial_update_equals_full_replace_and_keeps_counters(world):
+    net, (na, nb, _) = _three(world, public_ips=(PublicIp(world.public_ips[0], "10.0.1.11"),))
+    Server(world, nb, 8080)
+    assert tcp(na, "10.0.1.12", 8080) == "10.0.1.11"
+    path = _vpc_path(net.vpc_id)
+    extra = SecurityGroup(f"sg-extra-{world.uid}", (tcp_from_cidr(443, "10.0.0.0/16"), EGRESS_ALL))
+    changed = replace(net, enis=(replace(net.enis[0], security_group_ids=(extra.group_id,)), net.enis[1]),
+                      security_groups=(*net.security_groups, extra), public_ips=())
+    realise.ensure_vpc(changed)                                # partial: the cache matches the kernel
+    saved = lambda: {t: iptables.parse_document(run_in(path, ["iptables-save", "-t", t])).get(t)  # noqa: E731
+                     for t in ("raw", "nat", "filter")}
+    partial = saved()
+    fwd = lambda: int(run_in(path, ["iptables", "-L", "TR-FWD", "-v", "-x", "-n"]).splitlines()[3].split()[0])  # noqa: E731
+    assert fwd() > 0                                           # untouched chains kept their counters (TR-NACL jump)
+    iptables.apply_ruleset(path, iptables.render_ruleset(changed))
+    assert saved() == partial and fwd() == 0                   # a full replace gives the same rules

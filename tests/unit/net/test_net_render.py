@@ -59,17 +59,26 @@ def test_filter_fails_closed_and_ruleset_ends_with_its_digest():
     assert iptables.digest_of(iptables.render_ruleset(_net(public_ips=()))) != iptables.digest_of(text)
 
 
+def test_builtin_chains_only_jump_into_ours():
+    text = iptables.render_ruleset(_net())
+    builtin = [l for l in text.splitlines() if l.startswith("-A ") and not l.split()[1].startswith("TR-")]
+    assert builtin == ["-A PREROUTING -j TR-RAW", "-A PREROUTING -j TR-DNAT", "-A POSTROUTING -j TR-SNAT",
+                       "-A INPUT -j TR-INPUT", "-A FORWARD -j TR-FWD", "-A OUTPUT -j TR-OUTPUT"]
+
+
 def test_forward_order_nacl_then_state_then_sg_dispatch():
-    fwd = _chain(iptables.render_ruleset(_net()), "FORWARD")
-    jumps = [line.split("-j ")[-1] for line in fwd]
-    assert jumps[:4] == ["TR-IGW-OUT", "TR-NACL", "ACCEPT", "DROP"]
+    text = iptables.render_ruleset(_net())
+    jumps = [line.split("-j ")[-1] for line in _chain(text, "TR-FWD")]
+    assert jumps == ["TR-IGW-OUT", "TR-NACL", "ACCEPT", "DROP", "TR-SG-OUT", "TR-SG-IN", "ACCEPT"]
+    fwd = _chain(text, "TR-FWD")
     assert "RELATED,ESTABLISHED" in fwd[2] and "INVALID" in fwd[3]
-    egress = [l for l in fwd if "--physdev-in" in l]
-    ingress = [l for l in fwd if " -d " in l]
-    assert len(egress) == 3 and all(naming.sg_chain(e, True) in " ".join(egress) for e in ("eni-1", "eni-2"))
-    assert {l.split(" -d ")[1].split()[0] for l in ingress} == {"10.0.1.11/32", "10.0.2.11/32", "10.0.2.12/32",
-                                                                 "10.0.1.99/32"}
-    assert fwd.index(egress[-1]) < fwd.index(ingress[0]) and fwd[-1] == "-A FORWARD -j ACCEPT"
+    egress = _chain(text, "TR-SG-OUT")
+    assert [l.split("--physdev-in ")[1].split()[0] for l in egress] == [naming.eni_link(e) for e in
+                                                                        ("eni-1", "eni-2", "eni-nat")]
+    ingress = _chain(text, "TR-SG-IN")
+    assert [l.split(" -d ")[1].split()[0] for l in ingress] == ["10.0.1.11/32", "10.0.2.11/32", "10.0.2.12/32",
+                                                                "10.0.1.99/32"]
+    assert ingress[2].endswith(f"-j {naming.sg_chain('eni-2', False)}")
 
 
 def test_nacl_rules_in_rule_number_order_with_final_deny():
@@ -85,33 +94,66 @@ def test_nacl_rules_in_rule_number_order_with_final_deny():
     assert "-s 10.0.2.0/24 ! -d 10.0.2.0/24" in dispatch[2] and naming.nacl_chain("acl-2", True) in dispatch[2]
 
 
-def test_security_group_union_is_deduplicated_and_default_deny():
+def test_eni_chain_is_the_union_of_its_groups_then_default_deny():
     text = iptables.render_ruleset(_net())
-    ingress = _chain(text, naming.sg_chain("eni-1", False))
-    assert len(ingress) == 3                                   # tcp/80 from sg-web and sg-app once
-    assert "-p tcp --dport 80" in ingress[0] and "sgr-1" in ingress[0]
-    assert f"-m set --match-set {naming.sg_ipset('sg-app')} src -p tcp --dport 8080:8090" in ingress[1]
-    assert ingress[-1].endswith("-j DROP") and "default deny inbound" in ingress[-1]
-    egress = _chain(text, naming.sg_chain("eni-1", True))
-    assert egress[0].endswith("-j RETURN") and " -d " not in egress[0] and " -p " not in egress[0]
-    assert all("--comment" in line for line in ingress + egress)
+    chain = naming.sg_chain("eni-1", False)
+    assert _chain(text, chain) == [
+        f"-A {chain} -j {naming.group_chain('sg-web', False)}", f"-A {chain} -m mark --mark 0x2/0x2 -j RETURN",
+        f"-A {chain} -j {naming.group_chain('sg-app', False)}", f"-A {chain} -m mark --mark 0x2/0x2 -j RETURN",
+        f'-A {chain} -m comment --comment "SG default deny inbound for eni-1" -j DROP']
+    assert _chain(text, naming.sg_chain("eni-1", True))[1].endswith("--mark 0x1/0x1 -j RETURN")
 
 
-def test_sg_icmp_and_protocol_numbers():
-    net = _net(security_groups=(SecurityGroup("sg-web", (SgRule(False, ICMP, 8, -1, cidr="10.0.0.0/8"),
-                                                         SgRule(True, 47, cidr="10.9.0.0/16"),
-                                                         SgRule(True, UDP, 53, 53, group_id="sg-web"))),
-                                SecurityGroup("sg-app")))
-    eg = _chain(iptables.render_ruleset(net), naming.sg_chain("eni-1", True))
-    ing = _chain(iptables.render_ruleset(net), naming.sg_chain("eni-1", False))
-    assert "-s 10.0.0.0/8 -p icmp --icmp-type 8 " in ing[0]
+def test_group_rules_mark_and_deduplicate():
+    net = _net(security_groups=(SecurityGroup("sg-web", (
+        SgRule(False, TCP, 80, 80, cidr="0.0.0.0/0", rule_id="sgr-1"),
+        SgRule(False, TCP, 80, 80, cidr="0.0.0.0/0", rule_id="sgr-same"),
+        SgRule(False, TCP, 8080, 8090, group_id="sg-app"),
+        SgRule(False, ICMP, 8, -1, cidr="10.0.0.0/8"),
+        SgRule(True, 47, cidr="10.9.0.0/16"),
+        SgRule(True, UDP, 53, 53, group_id="sg-web"),
+        SgRule(True, ALL, cidr="0.0.0.0/0"))), SecurityGroup("sg-app")))
+    text = iptables.render_ruleset(net)
+    ing = _chain(text, naming.group_chain("sg-web", False))
+    assert len(ing) == 3 and all(l.endswith("-j MARK --set-xmark 0x2/0x2") for l in ing)
+    assert "-p tcp --dport 80 " in ing[0] and "sgr-1" in ing[0]
+    assert f"-m set --match-set {naming.sg_ipset('sg-app')} src -p tcp --dport 8080:8090" in ing[1]
+    assert "-s 10.0.0.0/8 -p icmp --icmp-type 8 " in ing[2]
+    eg = _chain(text, naming.group_chain("sg-web", True))
     assert "-d 10.9.0.0/16 -p 47 " in eg[0] and f"--match-set {naming.sg_ipset('sg-web')} dst -p udp --dport 53" in eg[1]
+    assert " -d " not in eg[2] and " -p " not in eg[2] and eg[2].endswith("--set-xmark 0x1/0x1")
+    assert all("--comment" in line for line in ing + eg)
+    assert _chain(text, naming.group_chain("sg-app", False)) == []     # no rules: nothing allowed
+
+
+def test_one_rule_change_updates_only_that_groups_chain():
+    old = iptables.render_ruleset(_net())
+    groups = _net().security_groups
+    web = replace(groups[0], rules=groups[0].rules + (SgRule(False, TCP, 443, 443, cidr="0.0.0.0/0"),))
+    new = iptables.render_ruleset(_net(security_groups=(web, groups[1])))
+    update = iptables.render_update(old, new).splitlines()
+    declared = [l for l in update if l.startswith(":")]
+    assert update[0] == "*filter" and update[-1] == "COMMIT"
+    assert declared == [f":{naming.group_chain('sg-web', False)} - [0:0]", ":TR-STATE - [0:0]"]
+    assert any("--dport 443" in l for l in update) and iptables.digest_of("\n".join(update)) == iptables.digest_of(new)
+
+
+def test_removed_eni_chains_are_flushed_and_deleted():
+    old = iptables.render_ruleset(_net())
+    new = iptables.render_ruleset(_net(enis=_net().enis[:1], public_ips=()))
+    update = iptables.render_update(old, new)
+    for gone in (naming.sg_chain("eni-2", True), naming.sg_chain("eni-2", False), naming.spoof_chain("eni-2")):
+        assert f":{gone} - [0:0]" in update and f"-X {gone}" in update
+    assert update.index("*raw") < update.index("*nat") < update.index("*filter")
+    assert iptables.parse_document(new)["filter"]["TR-SG-IN"] == [
+        l for l in update.splitlines() if l.startswith("-A TR-SG-IN")]
 
 
 def test_public_ips_get_one_to_one_nat_and_only_they_cross_the_igw():
     text = iptables.render_ruleset(_net())
-    assert "-A PREROUTING -i tr-igw -d 203.0.113.5/32" in text and "--to-destination 10.0.1.11" in text
-    assert "-A POSTROUTING -o tr-igw -s 10.0.1.11/32" in text and "--to-source 203.0.113.5" in text
+    assert "-A TR-DNAT -i tr-igw -d 203.0.113.5/32" in text and "--to-destination 10.0.1.11" in text
+    assert "-A TR-SNAT -o tr-igw -s 10.0.1.11/32" in text and "--to-source 203.0.113.5" in text
+    assert iptables.nat_map_of(text) == {"203.0.113.5": "10.0.1.11"}
     igw_out = _chain(text, "TR-IGW-OUT")
     assert igw_out[0].startswith("-A TR-IGW-OUT -s 10.0.1.11/32") and igw_out[-1].endswith("-j DROP")
     igw_in = _chain(text, "TR-IGW-IN")
