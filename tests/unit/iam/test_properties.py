@@ -76,3 +76,10 @@ def test_a_resource_policy_for_the_caller_only_adds_or_denies(existing, statemen
         assert combined in (ALLOW, DENY)
     if alone is DENY:
         assert combined is DENY
+
+
+@settings(max_examples=150, deadline=None)
+@given(policies, st.lists(statements(), min_size=1, max_size=3), contexts)
+def test_session_policies_only_ever_remove_permissions(existing, session, ctx):
+    if evaluate(ctx, existing, session_policies=[identity(*session)]) is ALLOW:
+        assert evaluate(ctx, existing) is ALLOW
