@@ -188,11 +188,12 @@ def _filter(net: VpcNet) -> dict[str, list[str]]:
     c["TR-IGW-OUT"].append(_join("-A TR-IGW-OUT", _comment("no public IPv4 address: the IGW drops"), "-j DROP"))
     c["TR-NACL"] = []
     for s in net.subnets:
+        acl = s.network_acl_id
         c["TR-NACL"] += [
-            _join(f"-A TR-NACL -s {s.cidr} ! -d {s.cidr}", _comment(f"leaving {s.subnet_id}: egress of {s.network_acl_id}"),
-                  f"-j {naming.nacl_chain(s.network_acl_id, True)}"),
-            _join(f"-A TR-NACL -d {s.cidr} ! -s {s.cidr}", _comment(f"entering {s.subnet_id}: ingress of {s.network_acl_id}"),
-                  f"-j {naming.nacl_chain(s.network_acl_id, False)}")]
+            _join(f"-A TR-NACL -s {s.cidr} ! -d {s.cidr}", _comment(f"leaving {s.subnet_id}: egress of {acl}"),
+                  f"-j {naming.nacl_chain(acl, True)}"),
+            _join(f"-A TR-NACL -d {s.cidr} ! -s {s.cidr}", _comment(f"entering {s.subnet_id}: ingress of {acl}"),
+                  f"-j {naming.nacl_chain(acl, False)}")]
     for nacl in net.nacls:
         for egress in (True, False):
             chain = naming.nacl_chain(nacl.network_acl_id, egress)

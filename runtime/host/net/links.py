@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from pyroute2 import Conntrack, IPRoute, NetlinkError
 
+from runtime.errors import RealiseError
+
 from . import netns
 
 T = TypeVar("T")
@@ -28,11 +30,17 @@ CATCH_ALL_METRIC = 4294967295
 
 
 def in_ns(path: str, fn: Callable[[IPRoute], T]) -> T:
-    """Run `fn(ipr)` with a request-only netlink socket inside the namespace at `path`."""
+    """Run `fn(ipr)` with a request-only netlink socket inside the namespace at `path`.
+
+    Netlink failures that `fn` does not handle become `RealiseError` (errno kept in the message).
+    """
     def body() -> T:
         with IPRoute(groups=0) as ipr:
             return fn(ipr)
-    return netns.run_in(path, body)
+    try:
+        return netns.run_in(path, body)
+    except NetlinkError as exc:
+        raise RealiseError(f"netlink in {path}: {exc}") from exc
 
 
 def links(ipr: IPRoute) -> dict[str, dict]:
@@ -113,7 +121,8 @@ def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, have: d
     set_up(ipr, name, have)
 
 
-def ensure_port(ipr: IPRoute, name: str, bridge: str, have: dict | None = None, bridge_index: int | None = None) -> None:
+def ensure_port(ipr: IPRoute, name: str, bridge: str, have: dict | None = None,
+                bridge_index: int | None = None) -> None:
     """`name` enslaved to `bridge` and up (`have`/`bridge_index` from a `links()` dump, if at hand)."""
     have = have or links(ipr)[name]
     br = bridge_index or index_of(ipr, bridge)
@@ -171,7 +180,7 @@ def sync_routes(ipr: IPRoute, wanted: dict[int, set[RouteSpec]], have_links: dic
         if ours:
             have.setdefault(table, {})[_route_key(msg, names)] = msg
     for table, routes in have.items():
-        for spec, msg in routes.items():
+        for spec in routes:
             if spec not in wanted.get(table, set()):
                 try:
                     ipr.route("del", table=table, dst=spec.dst, priority=spec.metric,

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from pyroute2 import netns as _netns
 
+from runtime.errors import NotFound
+
 from . import naming
 
 T = TypeVar("T")
@@ -54,7 +56,10 @@ def target_path(target: str | int) -> str:
 
 def run_in(path: str, fn: Callable[[], T]) -> T:
     """Run `fn()` in the network namespace at `path` and return its result (or raise its exception)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise NotFound(f"no network namespace at {path}") from exc
     box: dict[str, object] = {}
 
     def body() -> None:

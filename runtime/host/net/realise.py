@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 
 from runtime.errors import Conflict, NotFound
 
-from . import ebtables, iptables, ipset, links, naming, netns, tools
+from . import ebtables, ipset, iptables, links, naming, netns, tools
 from .links import CATCH_ALL_METRIC, RULE_PRIO_LOCAL, RULE_PRIO_SUBNET, RouteSpec, RuleSpec
 from .model import BLACKHOLE, IGW, Eni, VpcNet, validate
 
@@ -187,7 +187,8 @@ def _converge_vpc_links(net: VpcNet, ipr) -> None:
         have = links.links(ipr)
     for name, e in enis.items():
         if name in have:
-            links.ensure_port(ipr, name, naming.bridge(e.subnet_id), have[name], have[naming.bridge(e.subnet_id)]["index"])
+            bridge = naming.bridge(e.subnet_id)
+            links.ensure_port(ipr, name, bridge, have[name], have[bridge]["index"])
     links.sync_routes(ipr, _table_routes(net), have)
     links.sync_rules(ipr, _rules(net))
 

@@ -14,8 +14,21 @@ import threading
 import uuid
 
 from runtime.host.net import naming, netns, realise
-from runtime.host.net.model import (ALL, IGW, TCP, Eni, Nacl, NaclEntry, PublicIp, Route, RouteTable,
-                                    SecurityGroup, SgRule, Subnet, VpcNet)
+from runtime.host.net.model import (
+    ALL,
+    IGW,
+    TCP,
+    Eni,
+    Nacl,
+    NaclEntry,
+    PublicIp,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    SgRule,
+    Subnet,
+    VpcNet,
+)
 
 CREATED_VPCS: set[str] = set()
 CREATED_HOSTS: set[str] = set()

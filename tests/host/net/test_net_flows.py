@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from netlab import (
+    ALLOW_ALL_NACL,
+    EGRESS_ALL,
+    Flow,
+    Server,
+    eni,
+    ns_socket,
+    ping,
+    tcp,
+    tcp_from_cidr,
+    tcp_from_group,
+    udp,
+    vpc,
+)
 
 from runtime.host.net import realise
-from runtime.host.net.model import (ALL, BLACKHOLE, ICMP, IGW, TCP, NaclEntry, PublicIp, Route,
-                                    SecurityGroup, SgRule)
-
-from netlab import (ALLOW_ALL_NACL, EGRESS_ALL, Flow, Server, eni, ns_socket, ping, tcp, tcp_from_cidr,
-                    tcp_from_group, udp, vpc)
+from runtime.host.net.model import ALL, BLACKHOLE, ICMP, IGW, TCP, NaclEntry, PublicIp, Route, SecurityGroup, SgRule
 
 pytestmark = pytest.mark.host
 NO = 0.5  # seconds to wait for a packet that must not arrive
@@ -169,7 +179,8 @@ def test_blackhole_route_drops(world):
     Server(world, host, 80)
     assert tcp(na, world.internet_ip, 80, NO) is None
 
-    realise.ensure_vpc(replace(net, route_tables=(replace(net.route_tables[0], routes=net.route_tables[0].routes[:1]),)))
+    igw_only = replace(net.route_tables[0], routes=net.route_tables[0].routes[:1])
+    realise.ensure_vpc(replace(net, route_tables=(igw_only,)))
     assert tcp(na, world.internet_ip, 80) == pub
     realise.ensure_vpc(replace(net, igw_attached=False))       # IGW route without an IGW: blackhole
     assert tcp(na, world.internet_ip, 80, NO) is None
@@ -201,7 +212,7 @@ def test_vpc_identity_of_answer(world):
     v1, v2 = world.vpc(1), world.vpc(2)
     pubs = world.public_ips[3], world.public_ips[4]
     nss = []
-    for v, pub in zip((v1, v2), pubs):
+    for v, pub in zip((v1, v2), pubs, strict=True):
         web = SecurityGroup(f"sg-web-{v}", (SgRule(False, 17, 5353, 5353, cidr="0.0.0.0/0"), EGRESS_ALL))
         a = eni(v, 1, "a", "10.0.1.11", web.group_id)
         realise.ensure_vpc(vpc(v, enis=(a,), groups=(web,), public_ips=(PublicIp(pub, "10.0.1.11"),)))
@@ -211,6 +222,6 @@ def test_vpc_identity_of_answer(world):
     s = ns_socket(host, 2)
     world.sockets.append(s)
     s.settimeout(2)
-    for pub, v in zip(pubs, (v1, v2)):
+    for pub, v in zip(pubs, (v1, v2), strict=True):
         s.sendto(b"x", (pub, 5353))
         assert s.recv(100).decode().split() == [world.internet_ip, v]

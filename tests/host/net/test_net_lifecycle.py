@@ -41,9 +41,10 @@ def _snapshot(vpc_id: str) -> dict[str, str]:
     path = _vpc_path(vpc_id)
     ip = lambda *a: subprocess.run(["ip", "-n", naming.vpc_netns(vpc_id), *a], capture_output=True,  # noqa: E731
                                    text=True, check=True).stdout
-    return {"iptables": "\n".join(l for l in run_in(path, ["iptables-save", "-c"]).splitlines()
-                                  if not l.startswith("#")),
-            "ebtables": "\n".join(l for l in run_in(path, ["ebtables-save"]).splitlines() if not l.startswith("#")),
+    return {"iptables": "\n".join(line for line in run_in(path, ["iptables-save", "-c"]).splitlines()
+                                  if not line.startswith("#")),
+            "ebtables": "\n".join(line for line in run_in(path, ["ebtables-save"]).splitlines()
+                                   if not line.startswith("#")),
             "ipset": run_in(path, ["ipset", "save"]), "links": ip("link"), "addrs": ip("addr"),
             "routes": ip("route", "show", "table", "all"), "rules": ip("rule")}
 
@@ -98,7 +99,7 @@ def _neigh(ns: str, ip: str) -> str:
 
 def _l2_drops(vpc_id: str, eni_id: str) -> int:
     out = run_in(_vpc_path(vpc_id), ["ebtables", "-L", naming.l2_chain(eni_id), "--Lc"])
-    last = [l for l in out.splitlines() if l.startswith("-j DROP")][-1]
+    last = [line for line in out.splitlines() if line.startswith("-j DROP")][-1]
     return int(last.split("pcnt = ")[1].split()[0])
 
 

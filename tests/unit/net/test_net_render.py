@@ -6,15 +6,32 @@ from dataclasses import replace
 
 import pytest
 
-from runtime.host.net import ebtables, iptables, ipset, naming
-from runtime.host.net.model import (ALL, ICMP, IGW, TCP, UDP, Eni, Nacl, NaclEntry, PublicIp, Route,
-                                    RouteTable, SecurityGroup, SgRule, Subnet, VpcNet, validate)
+from runtime.host.net import ebtables, ipset, iptables, naming
+from runtime.host.net.model import (
+    ALL,
+    ICMP,
+    IGW,
+    TCP,
+    UDP,
+    Eni,
+    Nacl,
+    NaclEntry,
+    PublicIp,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    SgRule,
+    Subnet,
+    VpcNet,
+    validate,
+)
 
 
 def _net(**kw) -> VpcNet:
     base = VpcNet(
         vpc_id="vpc-1", cidr="10.0.0.0/16",
-        subnets=(Subnet("subnet-a", "10.0.1.0/24", "rtb-1", "acl-1"), Subnet("subnet-b", "10.0.2.0/24", "rtb-1", "acl-2")),
+        subnets=(Subnet("subnet-a", "10.0.1.0/24", "rtb-1", "acl-1"),
+                 Subnet("subnet-b", "10.0.2.0/24", "rtb-1", "acl-2")),
         route_tables=(RouteTable("rtb-1", (Route("0.0.0.0/0", IGW),)),),
         nacls=(Nacl("acl-1", (NaclEntry(100, False, "allow", "0.0.0.0/0"), NaclEntry(100, True, "allow", "0.0.0.0/0"))),
                Nacl("acl-2", (NaclEntry(200, False, "allow", "10.0.0.0/16", TCP, 22, 22),
@@ -61,7 +78,7 @@ def test_filter_fails_closed_and_ruleset_ends_with_its_digest():
 
 def test_builtin_chains_only_jump_into_ours():
     text = iptables.render_ruleset(_net())
-    builtin = [l for l in text.splitlines() if l.startswith("-A ") and not l.split()[1].startswith("TR-")]
+    builtin = [line for line in text.splitlines() if line.startswith("-A ") and not line.split()[1].startswith("TR-")]
     assert builtin == ["-A PREROUTING -j TR-RAW", "-A PREROUTING -j TR-DNAT", "-A POSTROUTING -j TR-SNAT",
                        "-A INPUT -j TR-INPUT", "-A FORWARD -j TR-FWD", "-A OUTPUT -j TR-OUTPUT"]
 
@@ -73,10 +90,10 @@ def test_forward_order_nacl_then_state_then_sg_dispatch():
     fwd = _chain(text, "TR-FWD")
     assert "RELATED,ESTABLISHED" in fwd[2] and "INVALID" in fwd[3]
     egress = _chain(text, "TR-SG-OUT")
-    assert [l.split("--physdev-in ")[1].split()[0] for l in egress] == [naming.eni_link(e) for e in
+    assert [line.split("--physdev-in ")[1].split()[0] for line in egress] == [naming.eni_link(e) for e in
                                                                         ("eni-1", "eni-2", "eni-nat")]
     ingress = _chain(text, "TR-SG-IN")
-    assert [l.split(" -d ")[1].split()[0] for l in ingress] == ["10.0.1.11/32", "10.0.2.11/32", "10.0.2.12/32",
+    assert [line.split(" -d ")[1].split()[0] for line in ingress] == ["10.0.1.11/32", "10.0.2.11/32", "10.0.2.12/32",
                                                                 "10.0.1.99/32"]
     assert ingress[2].endswith(f"-j {naming.sg_chain('eni-2', False)}")
 
@@ -115,12 +132,13 @@ def test_group_rules_mark_and_deduplicate():
         SgRule(True, ALL, cidr="0.0.0.0/0"))), SecurityGroup("sg-app")))
     text = iptables.render_ruleset(net)
     ing = _chain(text, naming.group_chain("sg-web", False))
-    assert len(ing) == 3 and all(l.endswith("-j MARK --set-xmark 0x2/0x2") for l in ing)
+    assert len(ing) == 3 and all(line.endswith("-j MARK --set-xmark 0x2/0x2") for line in ing)
     assert "-p tcp --dport 80 " in ing[0] and "sgr-1" in ing[0]
     assert f"-m set --match-set {naming.sg_ipset('sg-app')} src -p tcp --dport 8080:8090" in ing[1]
     assert "-s 10.0.0.0/8 -p icmp --icmp-type 8 " in ing[2]
     eg = _chain(text, naming.group_chain("sg-web", True))
-    assert "-d 10.9.0.0/16 -p 47 " in eg[0] and f"--match-set {naming.sg_ipset('sg-web')} dst -p udp --dport 53" in eg[1]
+    assert "-d 10.9.0.0/16 -p 47 " in eg[0]
+    assert f"--match-set {naming.sg_ipset('sg-web')} dst -p udp --dport 53" in eg[1]
     assert " -d " not in eg[2] and " -p " not in eg[2] and eg[2].endswith("--set-xmark 0x1/0x1")
     assert all("--comment" in line for line in ing + eg)
     assert _chain(text, naming.group_chain("sg-app", False)) == []     # no rules: nothing allowed
@@ -132,10 +150,11 @@ def test_one_rule_change_updates_only_that_groups_chain():
     web = replace(groups[0], rules=groups[0].rules + (SgRule(False, TCP, 443, 443, cidr="0.0.0.0/0"),))
     new = iptables.render_ruleset(_net(security_groups=(web, groups[1])))
     update = iptables.render_update(old, new).splitlines()
-    declared = [l for l in update if l.startswith(":")]
+    declared = [line for line in update if line.startswith(":")]
     assert update[0] == "*filter" and update[-1] == "COMMIT"
     assert declared == [f":{naming.group_chain('sg-web', False)} - [0:0]", ":TR-STATE - [0:0]"]
-    assert any("--dport 443" in l for l in update) and iptables.digest_of("\n".join(update)) == iptables.digest_of(new)
+    assert any("--dport 443" in line for line in update)
+    assert iptables.digest_of("\n".join(update)) == iptables.digest_of(new)
 
 
 def test_removed_eni_chains_are_flushed_and_deleted():
@@ -146,7 +165,7 @@ def test_removed_eni_chains_are_flushed_and_deleted():
         assert f":{gone} - [0:0]" in update and f"-X {gone}" in update
     assert update.index("*raw") < update.index("*nat") < update.index("*filter")
     assert iptables.parse_document(new)["filter"]["TR-SG-IN"] == [
-        l for l in update.splitlines() if l.startswith("-A TR-SG-IN")]
+        line for line in update.splitlines() if line.startswith("-A TR-SG-IN")]
 
 
 def test_public_ips_get_one_to_one_nat_and_only_they_cross_the_igw():
@@ -168,7 +187,8 @@ def test_anti_spoofing_except_without_source_dest_check():
     assert "TR-S-" + naming.short_hash("eni-nat") not in text
     l2 = ebtables.render_l2(_net())
     chain = naming.l2_chain("eni-2")
-    assert f"-A {chain} -s 02:aa:00:00:00:02 -p ARP --arp-ip-src 10.0.2.12 --arp-mac-src 02:aa:00:00:00:02 -j ACCEPT" in l2
+    mac = "02:aa:00:00:00:02"
+    assert f"-A {chain} -s {mac} -p ARP --arp-ip-src 10.0.2.12 --arp-mac-src {mac} -j ACCEPT" in l2
     assert f"-A {chain} -s 02:aa:00:00:00:02 -p IPv4 --ip-src 10.0.2.11 -j ACCEPT" in l2
     nat = naming.l2_chain("eni-nat")
     assert f"-A {nat} -s {naming.mac_for('eni-nat')} -p IPv4 -j ACCEPT" in l2
