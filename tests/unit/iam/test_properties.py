@@ -43,7 +43,7 @@ contexts = st.builds(
                                         "aws:SourceIp": st.sampled_from(["10.1.2.3", "192.0.2.1"])}))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policies, statements(effect="Deny"), contexts)
 def test_adding_a_deny_never_allows_more(existing, deny, ctx):
     before = evaluate(ctx, existing)
@@ -52,21 +52,21 @@ def test_adding_a_deny_never_allows_more(existing, deny, ctx):
     assert not (before is DENY and after is not DENY)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policies, contexts)
 def test_allow_star_allows_everything_not_explicitly_denied(existing, ctx):
     decision = evaluate(ctx, [*existing, identity({"Effect": "Allow", "Action": "*", "Resource": "*"})])
     assert decision is (DENY if evaluate(ctx, existing) is DENY else ALLOW)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policies, st.lists(statements(), min_size=1, max_size=3), contexts)
 def test_a_boundary_only_ever_removes_permissions(existing, boundary, ctx):
     if evaluate(ctx, existing, permissions_boundary=identity(*boundary)) is ALLOW:
         assert evaluate(ctx, existing) is ALLOW
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policies, st.lists(statements(), min_size=1, max_size=3), contexts)
 def test_a_resource_policy_for_the_caller_only_adds_or_denies(existing, statements_, ctx):
     with_principal = [{**s, "Principal": {"AWS": USER}} for s in statements_]
@@ -78,7 +78,7 @@ def test_a_resource_policy_for_the_caller_only_adds_or_denies(existing, statemen
         assert combined is DENY
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policies, st.lists(statements(), min_size=1, max_size=3), contexts)
 def test_session_policies_only_ever_remove_permissions(existing, session, ctx):
     if evaluate(ctx, existing, session_policies=[identity(*session)]) is ALLOW:
