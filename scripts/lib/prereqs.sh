@@ -94,7 +94,7 @@ tr_venv() {
     want=$(sha256sum "$TR_ROOT/pyproject.toml" | cut -d' ' -f1)
     [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
     tr_step "installing the project into $TR_VENV (pyproject.toml changed or first install)"
-    "$TR_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$TR_ROOT[test]" \
+    "$TR_VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "$TR_ROOT[test]" \
         || tr_die "pip install -e '.[test]' failed"
     printf '%s\n' "$want" >"$stamp"
 }

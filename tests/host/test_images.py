@@ -158,6 +158,17 @@ class Instance:
         sh("ip", "netns", "del", self.netns, check=False)
 
 
+@pytest.fixture(params=["debian-12", "debian-13"])
+def any_instance(request, built, container_name, tmp_path):
+    if request.param not in built:
+        pytest.skip(f"no {request.param} recipe")
+    inst = Instance(container_name, built[request.param].tag, tmp_path)
+    try:
+        yield inst
+    finally:
+        inst.close()
+
+
 @pytest.fixture
 def instance(built, container_name, tmp_path):
     inst = Instance(container_name, built["debian-12"].tag, tmp_path)
@@ -171,7 +182,8 @@ def boots_finished(inst: Instance) -> int:
     return logs(inst.name).count("terrarium-init: boot finished")
 
 
-def test_ami_boots_with_imds_key_and_user_data_once(instance: Instance) -> None:
+def test_ami_boots_with_imds_key_and_user_data_once(any_instance: Instance) -> None:
+    instance = any_instance
     instance.start()
     assert wait_for(lambda: "waiting for eth0" in logs(instance.name), 10, "init to wait for eth0")
     assert instance.exec("cat", "/proc/1/cmdline").split("\0")[:2] == ["/usr/bin/python3", "/usr/sbin/terrarium-init"]
