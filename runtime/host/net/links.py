@@ -254,7 +254,15 @@ def flush_conntrack(addresses: set[str]) -> int:
     return deleted
 
 
+def in_root(fn: Callable[[IPRoute], T]) -> T:
+    """Run `fn(ipr)` in the namespace this process runs in (the host's, for the server)."""
+    try:
+        with IPRoute(groups=0) as ipr:
+            return fn(ipr)
+    except NetlinkError as exc:
+        raise RealiseError(f"netlink in the root namespace: {exc}") from exc
+
+
 def root_links() -> dict[str, dict]:
     """`links()` of the namespace this process runs in."""
-    with IPRoute(groups=0) as ipr:
-        return links(ipr)
+    return in_root(links)

@@ -20,6 +20,8 @@ ENI_PREFIX = "tr-e-"
 UPLINK_PREFIX = "tr-u-"   # the internet end of a VPC's IGW veth, in tr-inet
 HOSTLINK_PREFIX = "tr-h-"  # the internet end of an internet host's veth, in tr-inet
 IGW_LINK = "tr-igw"        # the VPC end of the IGW veth, in the VPC netns
+HOST_ACCESS_LINK = "tr-host0"  # opt-in: root namespace end of the veth into tr-inet
+HOST_ACCESS_PEER = "tr-host1"  # ... and its tr-inet end
 
 _HASH_LEN = 10
 

@@ -126,6 +126,48 @@ def remove_internet_host(name: str) -> None:
     _teardown(f"internet host {name}", steps)
 
 
+def ensure_host_access(public_cidrs: Iterable[str], host_ip: str = "198.51.100.1") -> None:
+    """Opt-in: let the host itself reach public IPs (ssh/curl from the host), the one change to the host.
+
+    A veth `tr-host0` (root namespace, `host_ip`/32) <-> `tr-host1` (tr-inet) and root routes for
+    exactly `public_cidrs` through it, sourced from `host_ip` (TEST-NET-2 by default, never routed
+    for real); instances see the host as an internet client at `host_ip`. Nothing is NATed out of the
+    host's uplink.
+    """
+    ensure_internet()
+    inet = naming.netns_path(naming.INTERNET_NETNS)
+    wanted = {str(ipaddress.ip_network(c)) for c in public_cidrs}
+
+    def root_side(ipr) -> None:
+        if links.index_of(ipr, naming.HOST_ACCESS_LINK) is None:
+            links.add_veth(ipr, naming.HOST_ACCESS_LINK, naming.HOST_ACCESS_PEER, inet)
+        idx = links.index_of(ipr, naming.HOST_ACCESS_LINK)
+        links.ensure_addresses(ipr, idx, [(host_ip, 32)])
+        links.set_up(ipr, naming.HOST_ACCESS_LINK)
+        for msg in ipr.get_routes(family=2, oif=idx):
+            dst = f"{msg.get('RTA_DST')}/{msg['dst_len']}"
+            if msg["proto"] == links.RT_PROTO_STATIC and dst not in wanted:
+                ipr.route("del", dst=dst, oif=idx)
+        for dst in wanted:
+            ipr.route("replace", dst=dst, gateway=INET_SIDE_IP, oif=idx, flags=["onlink"], prefsrc=host_ip,
+                      proto=links.RT_PROTO_STATIC)
+
+    def inet_side(ipr) -> None:
+        idx = links.index_of(ipr, naming.HOST_ACCESS_PEER)
+        links.ensure_addresses(ipr, idx, [(INET_SIDE_IP, 32)])
+        links.set_up(ipr, naming.HOST_ACCESS_PEER)
+        ipr.route("replace", dst=f"{host_ip}/32", oif=idx, proto=links.RT_PROTO_STATIC)
+
+    with _lock(naming.INTERNET_NETNS):
+        links.in_root(root_side)
+        links.in_ns(inet, inet_side)
+
+
+def remove_host_access() -> None:
+    """Undo `ensure_host_access` (its routes go with the veth); missing is fine."""
+    links.in_root(lambda ipr: links.delete_link(ipr, naming.HOST_ACCESS_LINK))
+
+
 # --------------------------------------------------------------------------------------------- VPC
 
 def _table_routes(net: VpcNet) -> dict[int, set[RouteSpec]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from dataclasses import replace
 
 import pytest
@@ -225,3 +227,22 @@ def test_vpc_identity_of_answer(world):
     for pub, v in zip(pubs, (v1, v2), strict=True):
         s.sendto(b"x", (pub, 5353))
         assert s.recv(100).decode().split() == [world.internet_ip, v]
+
+
+def test_opt_in_host_access_reaches_a_public_ip_from_the_root_namespace(world):
+    v = world.vpc()
+    pub = world.public_ips[5]
+    web = SecurityGroup(f"sg-web-{world.uid}", (tcp_from_cidr(8080, "198.51.100.1/32"), EGRESS_ALL))
+    a = eni(v, 1, "a", "10.0.1.11", web.group_id)
+    realise.ensure_vpc(vpc(v, enis=(a,), groups=(web,), public_ips=(PublicIp(pub, "10.0.1.11"),)))
+    Server(world, world.instance(v, a), 8080)
+    try:
+        realise.ensure_host_access([f"{pub}/32"])
+        route = subprocess.run(["ip", "route", "get", pub], capture_output=True, text=True, check=True).stdout
+        assert "dev tr-host0" in route and "src 198.51.100.1" in route  # never leaves for the real network
+        with socket.create_connection((pub, 8080), timeout=2) as s:
+            s.sendall(b"hi")
+            assert s.recv(100).split()[0] == b"198.51.100.1"
+    finally:
+        realise.remove_host_access()
+    assert "tr-host0" not in subprocess.run(["ip", "route", "get", pub], capture_output=True, text=True).stdout
