@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import math
 import os
 import pwd
+import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from runtime.sandbox.cgroups import Cgroups, detect
 from runtime.sandbox.endpoint import EndpointRelay
 from runtime.sandbox.layout import function_env
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxThrottled, SandboxUnavailable
-from runtime.sandbox.zygotes import MIB, Zygote, ZygoteGone
+from runtime.sandbox.zygotes import MIB, ReadySandbox, Zygote, ZygoteGone
 
 DEFAULT_SANDBOX_UID = 993  # the uid AWS Lambda's sbx_user1051 has
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
@@ -56,6 +58,7 @@ class _Drain:
         self.dropped = 0
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[_Drained] = self.loop.create_future()
+        self.on_chunk = None
         os.set_blocking(fd, False)
         self.loop.add_reader(fd, self._readable)
 
@@ -66,8 +69,13 @@ class _Drain:
                 self.buf += chunk[:room]
                 self.dropped += max(0, len(chunk) - room)
         except BlockingIOError:
+            if self.on_chunk is not None:
+                self.on_chunk()
             return
         self.close()
+
+    def snapshot(self) -> _Drained:
+        return _Drained(bytes(self.buf), self.dropped)
 
     def close(self) -> None:
         if not self.done.done():
@@ -83,6 +91,20 @@ class _Records:
     error_logs: tuple[str, ...] = ()
     exit_status: int | None = None
     setup_error: str | None = None
+
+
+def _has_result(data: bytes | bytearray) -> bool:
+    """Whether a complete result record has arrived (the handler's outcome is known)."""
+    pos = 0
+    while (nl := data.find(b"\n", pos)) >= 0:
+        header = json.loads(data[pos:nl])
+        end = nl + 1 + header.get("len", 0)
+        if len(data) < end:
+            return False
+        if header["kind"] == "result":
+            return True
+        pos = end
+    return False
 
 
 def _parse_records(data: bytes) -> _Records:
@@ -123,7 +145,8 @@ class SandboxManager:
     def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None, relay_endpoint: bool = True,
                  cgroup_root: str = "tr-lambda", sandbox_user: int | str = DEFAULT_SANDBOX_UID,
                  account_concurrency: int = 1000, idle_ttl_s: float = 600.0, init_timeout_s: float = 10.0,
-                 bill_init: bool = True, bwrap: str = "bwrap", cgroups: Cgroups | None = None) -> None:
+                 bill_init: bool = True, bwrap: str = "bwrap", cgroups: Cgroups | None = None,
+                 warm_sandboxes: int = 2) -> None:
         if not cgroup_root.startswith("tr-"):
             raise ValueError("cgroup_root must carry the tr- prefix")
         self.region = region
@@ -140,6 +163,7 @@ class SandboxManager:
         self.idle_ttl_s = idle_ttl_s
         self.init_timeout_s = init_timeout_s
         self.bill_init = bill_init
+        self.warm_sandboxes = warm_sandboxes
         self.bwrap = bwrap
         self.cgroups = cgroups or detect(cgroup_root)
         self._zygotes: dict[str, Zygote] = {}
@@ -147,6 +171,7 @@ class SandboxManager:
         self._inflight_by_fn: dict[str, int] = defaultdict(int)
         self._inflight = 0
         self._seq = 0
+        self._ids = itertools.count(1)
         self._reaper: asyncio.Task | None = None
         self._cleanups: set[asyncio.Task] = set()
 
@@ -175,7 +200,7 @@ class SandboxManager:
         for task in list(self._starting.values()):
             task.cancel()
         for zygote in list(self._zygotes.values()):
-            await zygote.kill()
+            await self._discard(zygote)
         self._zygotes.clear()
         await asyncio.gather(*self._cleanups, return_exceptions=True)
         if self._relay is not None:
@@ -263,6 +288,8 @@ class SandboxManager:
     async def _discard(self, zygote: Zygote) -> None:
         await zygote.kill()
         await asyncio.gather(*self._cleanups, return_exceptions=True)
+        while zygote.ready:
+            zygote.ready.popleft().close()
         await zygote.remove_cgroups()
 
     def _init_failure(self, fn: FunctionSpec, zygote: Zygote, request_id: str) -> InvocationResult:
@@ -279,28 +306,81 @@ class SandboxManager:
                                 init_duration_ms=None, timed_out=False, error_type=error_type,
                                 memory_size_mb=fn.memory_mb)
 
-    def _prepare(self, zygote: Zygote, inv_rel: str, fn: FunctionSpec, header: dict, payload: bytes):
-        """Blocking: cgroups for the invocation, the three fds, and the message to the zygote."""
+    # ------------------------------------------------------------------------------ ready sandboxes
+
+    def _build(self, zygote: Zygote, fn: FunctionSpec) -> ReadySandbox:
+        """Blocking: an invocation cgroup, a request socket and two pipes; the zygote builds the sandbox
+        in them and leaves it waiting, confined, for one request."""
+        inv_rel = f"{zygote.fn_rel}/tr-i-{next(self._ids)}"
         memory = max(MIN_INVOCATION_MEMORY, fn.memory_mb * MIB - zygote.baseline_bytes)
         self.cgroups.ensure_invocation(inv_rel, memory, self.uid)
-        event = os.memfd_create("event", os.MFD_CLOEXEC)
+        host_end, sandbox_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        header = {"cgroup": inv_rel.rsplit("/", 1)[1], "tmp_mb": fn.ephemeral_mb,
+                  "join": self.cgroups.invocation_controllers(), "endpoint_port": self._endpoint_port}
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(event, view):]
-            os.lseek(event, 0, os.SEEK_SET)
-            zygote.send(header, [event, result_w, log_w])
+            zygote.send(header, [sandbox_end.fileno(), result_w, log_w])
         except BaseException:
+            host_end.close()
             os.close(result_r)
             os.close(log_r)
             self.cgroups.remove(inv_rel)
             raise
         finally:
-            for fd in (event, result_w, log_w):
-                os.close(fd)
-        return result_r, log_r
+            sandbox_end.close()
+            os.close(result_w)
+            os.close(log_w)
+        return ReadySandbox(inv_rel, host_end, result_r, log_r)
+
+    def _abandon(self, sandbox: ReadySandbox) -> None:
+        """Blocking: an unused ready sandbox goes away (its request socket closes; its cgroup is killed)."""
+        sandbox.close()
+        self.cgroups.remove(sandbox.inv_rel)
+
+    async def _take(self, zygote: Zygote, fn: FunctionSpec) -> ReadySandbox:
+        """A ready sandbox for this invocation (built now if none is waiting); then top the pool up."""
+        sandbox = zygote.ready.popleft() if zygote.ready else await asyncio.to_thread(self._build, zygote, fn)
+        missing = self.warm_sandboxes - len(zygote.ready) - zygote.filling
+        for _ in range(max(0, missing)):
+            zygote.filling += 1
+            self._background(self._fill(zygote, fn))
+        return sandbox
+
+    async def _fill(self, zygote: Zygote, fn: FunctionSpec) -> None:
+        try:
+            sandbox = await asyncio.to_thread(self._build, zygote, fn)
+        except ZygoteGone:
+            return
+        finally:
+            zygote.filling -= 1
+        if zygote.dead or zygote.retired:
+            await asyncio.to_thread(self._abandon, sandbox)
+        else:
+            zygote.ready.append(sandbox)
+
+    @staticmethod
+    def _send_request(sandbox: ReadySandbox, header: dict, payload: bytes) -> None:
+        """Blocking: the event in a memfd and the request header, to the sandbox's own socket. If the
+        sandbox died while being built, its result pipe says why."""
+        event = os.memfd_create("event", os.MFD_CLOEXEC)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(event, view):]
+            os.lseek(event, 0, os.SEEK_SET)
+            socket.send_fds(sandbox.channel, [json.dumps(header).encode()], [event])
+        except OSError:
+            pass
+        finally:
+            os.close(event)
+            sandbox.channel.close()
+
+    def _background(self, coro) -> None:
+        """Work off the response path (pool refills, cgroup removal); close() and _discard() await it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     async def _kill_until_closed(self, inv_rel: str, closed: asyncio.Future) -> None:
         """SIGKILL the invocation's cgroup until its pipes close. Repeated, because a keeper that was
@@ -317,55 +397,70 @@ class SandboxManager:
         """Blocking: peak and OOM counter. Final once the pipes are closed: the handler is gone."""
         return self.cgroups.peak_bytes(inv_rel), self.cgroups.oom_killed(inv_rel)
 
-    def _retire(self, inv_rel: str) -> None:
-        """Blocking: wait for the last exiting process (the keeper), then remove the cgroup."""
+    async def _retire(self, inv_rel: str, result_drain: _Drain, closed: asyncio.Future) -> None:
+        """After the response: let the keeper exit (or kill it), then remove the cgroup."""
+        try:
+            await asyncio.wait_for(asyncio.shield(closed), KILL_GRACE_S)
+        except asyncio.TimeoutError:
+            await self._kill_until_closed(inv_rel, closed)
+        result_drain.close()
+        await asyncio.to_thread(self._remove_when_empty, inv_rel)
+
+    def _remove_when_empty(self, inv_rel: str) -> None:
+        """Blocking: wait for the last exiting process, then remove the cgroup."""
         if not self.cgroups.wait_empty(inv_rel, KILL_GRACE_S):
             self.cgroups.kill(inv_rel)
         self.cgroups.remove(inv_rel)
 
-    def _retire_later(self, inv_rel: str) -> None:
-        """Cgroup removal is off the response path; close() and _discard() wait for it."""
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._retire, inv_rel))
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
 
     async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn,
                    t_start):
-        self._seq += 1
-        inv_rel = f"{zygote.fn_rel}/tr-i-{self._seq}"
+        sandbox = await self._take(zygote, fn)
+        inv_rel = sandbox.inv_rel
         now_ms = time.time() * 1000
         deadline_ms = int(deadline_ms if deadline_ms is not None else now_ms + fn.timeout_s * 1000)
         header = {"request_id": request_id, "invoked_arn": invoked_arn, "deadline_ms": deadline_ms,
-                  "client_context": client_context, "env": env, "cgroup": inv_rel.rsplit("/", 1)[1],
-                  "tmp_mb": fn.ephemeral_mb, "join": self.cgroups.invocation_controllers(),
-                  "endpoint_port": self._endpoint_port}
+                  "client_context": client_context, "env": env}
+        result_drain = _Drain(sandbox.result_r, MAX_RESPONSE_BYTES + 2 * MAX_LOG_BYTES)
+        log_drain = _Drain(sandbox.log_r, MAX_LOG_BYTES)
         t_send = time.monotonic()
-        result_r, log_r = await asyncio.to_thread(self._prepare, zygote, inv_rel, fn, header, payload)
-
-        result_drain = _Drain(result_r, MAX_RESPONSE_BYTES + 2 * MAX_LOG_BYTES)
-        log_drain = _Drain(log_r, MAX_LOG_BYTES)
+        await asyncio.to_thread(self._send_request, sandbox, header, payload)
         zygote.served += 1
         timed_out = False
         remaining_s = max(0.0, deadline_ms / 1000 - time.time())
         both = asyncio.gather(result_drain.done, log_drain.done)
+        settled = asyncio.get_running_loop().create_future()
+
+        def settle(*_) -> None:
+            """The outcome is known once the result record is in and the handler's output has ended
+            (the keeper's exit record and namespace teardown can follow after the response), or
+            when the result pipe closes without a result (a crash or an OOM kill)."""
+            if not settled.done() and (result_drain.done.done() or (
+                    log_drain.done.done() and _has_result(result_drain.buf))):
+                settled.set_result(None)
+
+        result_drain.on_chunk = settle
+        result_drain.done.add_done_callback(settle)
+        log_drain.done.add_done_callback(settle)
         try:
-            await asyncio.wait_for(asyncio.shield(result_drain.done), remaining_s)
+            await asyncio.wait_for(asyncio.shield(settled), remaining_s)
         except asyncio.TimeoutError:
             timed_out = True
         t_done = time.monotonic()
         if timed_out:
             await self._kill_until_closed(inv_rel, both)
-        else:
-            try:
-                await asyncio.wait_for(asyncio.shield(both), KILL_GRACE_S)
-            except asyncio.TimeoutError:
-                await self._kill_until_closed(inv_rel, both)
-        if not both.done():
             result_drain.close()
             log_drain.close()
-        results, output = result_drain.done.result(), log_drain.done.result()
+        elif not log_drain.done.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(log_drain.done), KILL_GRACE_S)
+            except asyncio.TimeoutError:
+                await self._kill_until_closed(inv_rel, both)
+                log_drain.close()
+        output = log_drain.done.result()
+        results = result_drain.done.result() if result_drain.done.done() else result_drain.snapshot()
         peak, oom = await asyncio.to_thread(self._measure, inv_rel)
-        self._retire_later(inv_rel)
+        self._background(self._retire(inv_rel, result_drain, both))
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
                             host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
 

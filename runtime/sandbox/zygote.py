@@ -7,9 +7,12 @@ Life cycle:
   1. Init: import the handler module once (AWS's Init phase), with stdout/stderr captured into a memfd.
      Report `{"kind": "ready", "init_ms", "init_log", "init_error"}` on the control socket (stdin).
      An init error is reported and the zygote exits: the host retries Init on the next invocation.
-  2. Serve: each control message is one invocation, a JSON header plus three fds (event memfd, result pipe,
-     log pipe). The zygote forks; the child builds a fresh sandbox and the zygote goes straight back to
-     `recvmsg`, so invocations of one function run concurrently.
+  2. Serve: each control message asks for one sandbox: a JSON header (cgroup, /tmp size, endpoint port)
+     plus three fds (a request socket, the result pipe, the log pipe). The zygote forks; the child builds a
+     fresh sandbox and the zygote goes straight back to `recvmsg`, so sandboxes are built concurrently.
+     A built sandbox waits, fully confined, for exactly one request on its request socket (a JSON header
+     plus the event as a memfd), so the host can keep a few ready ahead of the invocations that will use
+     them; an unused sandbox sees its socket close and exits.
 
 Per invocation (child of the zygote, "keeper"):
   join the invocation's memory cgroup (already created and chowned by the host) → unshare user, mount,
@@ -307,7 +310,8 @@ def _run_handler(handler, req: dict, event_fd: int, result_fd: int) -> None:
     _record(result_fd, {"kind": "result", "ok": ok, "duration_ns": duration}, body)
 
 
-def _handler_process(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> None:
+def _handler_process(handler, req: dict, request_fd: int, result_fd: int, log_fd: int) -> None:
+    """Finish the sandbox, then wait (fully confined) for the one request this sandbox will ever run."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     _mount("tmpfs", CG_MOUNT, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
@@ -315,10 +319,15 @@ def _handler_process(handler, req: dict, event_fd: int, result_fd: int, log_fd: 
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    _run_handler(handler, req, event_fd, result_fd)
+    channel = socket.socket(fileno=request_fd)
+    msg, fds, _, _ = socket.recv_fds(channel, 1 << 20, 1)
+    channel.close()
+    if not msg or not fds:
+        os._exit(0)  # the host discarded this ready sandbox unused
+    _run_handler(handler, {**req, **json.loads(msg)}, fds[0], result_fd)
 
 
-def _keeper(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> None:
+def _keeper(handler, req: dict, request_fd: int, result_fd: int, log_fd: int) -> None:
     """The invocation's first process: build the namespaces, start the handler process, report its end."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -345,14 +354,14 @@ def _keeper(handler, req: dict, event_fd: int, result_fd: int, log_fd: int) -> N
         try:
             if listener is not None:
                 listener.close()
-            _handler_process(handler, req, event_fd, result_fd, log_fd)
+            _handler_process(handler, req, request_fd, result_fd, log_fd)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except BaseException as e:
             _record(result_fd, {"kind": "setup_error", "message": f"{type(e).__name__}: {e}"})
             code = 127
         os._exit(code)
-    os.close(event_fd)
+    os.close(request_fd)
     os.close(log_fd)
     if listener is not None:
         _relay_until_exit(pid, listener)

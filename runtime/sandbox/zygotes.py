@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,25 @@ MIB = 1 << 20
 
 class ZygoteGone(Exception):
     """The zygote is no longer there to take an invocation."""
+
+
+@dataclass
+class ReadySandbox:
+    """A built, confined sandbox waiting for its one request: the host ends of its three channels."""
+
+    inv_rel: str
+    channel: socket.socket
+    result_r: int
+    log_r: int
+
+    def close(self) -> None:
+        """Give the sandbox up unused: it sees its request socket close and exits."""
+        self.channel.close()
+        for fd in (self.result_r, self.log_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 @dataclass
@@ -53,6 +73,8 @@ class Zygote:
     last_used: float = field(default_factory=time.monotonic)
     retired: bool = False
     dead: bool = False
+    ready: deque = field(default_factory=deque)
+    filling: int = 0
     _send_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
