@@ -6,6 +6,7 @@ gateway) and closed in reverse when the server stops, so a SIGTERM always leaves
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from runtime.api.gateway import Gateway
 from runtime.config import Settings
 from runtime.iam import account as accounts
 from runtime.iam.credentials import CredentialResolver
+from runtime.control import image_catalog
+from runtime.services.ec2.images import ImagesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
 from runtime.services.logs.provider import LogsProvider
@@ -37,6 +40,7 @@ def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher.register("sts", StsProvider())
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
     dispatcher.register("ec2", KeyPairsProvider(store))
+    dispatcher.register("ec2", ImagesProvider(store))
     dispatcher.register("logs", LogsProvider(store))
     return dispatcher
 
@@ -52,6 +56,12 @@ async def _store_ctx(app: web.Application):
     app[STORE] = store
     yield
     store.close()
+
+
+async def _image_catalog_ctx(app: web.Application):
+    available = await asyncio.to_thread(image_catalog.sync, app[STORE])
+    LOG.info("AMIs available: %s", ", ".join(available) or "none (no images built)")
+    yield
 
 
 async def _gateway_ctx(app: web.Application):
@@ -77,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_account_ctx)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_image_catalog_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
     app.router.add_get("/_terrarium/health", health)
     app.router.add_route("*", "/{tail:.*}", aws_endpoint)
