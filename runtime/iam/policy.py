@@ -54,6 +54,9 @@ _TOP_ELEMENTS = {"Version", "Id", "Statement"}
 _STATEMENT_ELEMENTS = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
                        "NotResource", "Condition"}
 _PRINCIPAL_TYPES = {"AWS", "Service", "Federated", "CanonicalUser"}
+# The only actions a role trust policy may name (wildcards included are refused).
+_TRUST_ACTIONS = {"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession",
+                  "sts:setsourceidentity", "sts:setcontext"}
 _ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[^:]*$")
 _SID = re.compile(r"^[0-9A-Za-z]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -265,6 +268,8 @@ def _parse_statement(index: int, raw: object, kind: PolicyKind) -> Statement:
         raise MalformedPolicy("Policy statement must contain actions.")
     for action in actions:
         _validate_action(action)
+    if kind == "trust" and any(action.lower() not in _TRUST_ACTIONS for action in actions):
+        raise MalformedPolicy("AssumeRole policy may only specify STS AssumeRole actions.")
     resource_key = "NotResource" if "NotResource" in raw else "Resource"
     resources = _strings(raw[resource_key]) if resource_key in raw else None
     if kind == "trust" and resources is not None:

@@ -65,6 +65,10 @@ def _doc(*statements, **top) -> str:
      "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression "
      "[0-9A-Za-z]*"),
     ("trust", _doc({**TRUST, "Resource": "*"}), "Has prohibited field Resource."),
+    ("trust", _doc({**TRUST, "Action": "s3:GetObject"}), "AssumeRole policy may only specify STS AssumeRole actions."),
+    ("trust", _doc({**TRUST, "Action": "*"}), "AssumeRole policy may only specify STS AssumeRole actions."),
+    ("trust", _doc({**TRUST, "Action": ["sts:AssumeRole", "sts:*"]}),
+     "AssumeRole policy may only specify STS AssumeRole actions."),
     ("trust", _doc({k: v for k, v in TRUST.items() if k != "Principal"}), "Missing required field Principal."),
     ("trust", _doc({**TRUST, "Principal": {"AWS": "arn:aws:iam::111122223333:user/*"}}),
      'Invalid principal in policy: "AWS":"arn:aws:iam::111122223333:user/*"'),
@@ -99,6 +103,7 @@ def test_rejected(kind, text, message):
     ("identity", _doc({**OK, "Resource": "arn:aws:s3:::home/${aws:username}/*"})),
     ("identity", _doc(OK, Id="my-policy")),
     ("trust", _doc(TRUST)),
+    ("trust", _doc({**TRUST, "Action": ["sts:AssumeRole", "sts:TagSession", "STS:SetSourceIdentity"]})),
     ("trust", _doc({**TRUST, "Principal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:role/r",
                                                    "arn:aws:sts::111122223333:assumed-role/r/s", "*"]}})),
     ("trust", _doc({**TRUST, "Principal": {"Federated": "cognito-identity.amazonaws.com"},

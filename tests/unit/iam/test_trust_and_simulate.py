@@ -50,7 +50,7 @@ def assume(principal, action="sts:AssumeRole", **extra) -> dict:
     ([assume("*")], {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole", None, True),
     ([assume({"AWS": "*"})], {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole", None, False),
     ([assume({"AWS": USER}, action="sts:AssumeRoleWithWebIdentity")], USER, "sts:AssumeRole", None, False),
-    ([assume({"AWS": USER}, action="sts:*")], USER, "sts:AssumeRole", None, True),
+    ([assume({"AWS": USER}, action="STS:assumerole")], USER, "sts:AssumeRole", None, True),
     ([assume({"AWS": USER}, action=["sts:AssumeRole", "sts:TagSession"])], USER, "sts:TagSession", None, True),
     ([assume({"AWS": ACCOUNT}), {"Effect": "Deny", "Principal": {"AWS": USER}, "Action": "sts:AssumeRole"}],
      USER, "sts:AssumeRole", None, False),
