@@ -18,6 +18,7 @@ from runtime.iam import account as accounts
 from runtime.iam.credentials import CredentialResolver
 from runtime.control import image_catalog
 from runtime.services.ec2.images import ImagesProvider
+from runtime.services.ec2.instance_types import InstanceTypesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
 from runtime.services.logs.provider import LogsProvider
@@ -41,6 +42,7 @@ def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
     dispatcher.register("ec2", KeyPairsProvider(store))
     dispatcher.register("ec2", ImagesProvider(store))
+    dispatcher.register("ec2", InstanceTypesProvider())
     dispatcher.register("logs", LogsProvider(store))
     return dispatcher
 

@@ -76,3 +76,14 @@ def test_key_pairs_survive_restart(tmp_path):
         assert [(p["KeyName"], p["KeyFingerprint"]) for p in pairs] == [("durable", created["KeyFingerprint"])]
     finally:
         second.stop()
+
+
+def test_describe_instance_types(server):
+    ec2 = server.client("ec2")
+    micro = ec2.describe_instance_types(InstanceTypes=["t2.micro"])["InstanceTypes"][0]
+    assert micro["VCpuInfo"]["DefaultVCpus"] == 1 and micro["MemoryInfo"]["SizeInMiB"] == 1024
+    assert micro["FreeTierEligible"] is True
+    free = ec2.describe_instance_types(Filters=[{"Name": "free-tier-eligible", "Values": ["true"]}])
+    assert {t["InstanceType"] for t in free["InstanceTypes"]} == {"t2.micro", "t3.micro"}
+    assert code_of(lambda: ec2.describe_instance_types(InstanceTypes=["p4d.24xlarge"])) == "InvalidInstanceType"
+    assert code_of(lambda: ec2.describe_instance_types(InstanceTypes=["x9.huge"])) == "InvalidParameterValue"
