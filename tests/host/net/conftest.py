@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,9 @@ from runtime.host.net import netns, realise
 def _cleanup_everything_we_made() -> Iterator[None]:
     if os.geteuid() != 0:
         pytest.skip("needs root: network namespaces")
+    missing = [tool for tool in ("iptables-restore", "ebtables-restore", "ipset", "nsenter") if not shutil.which(tool)]
+    if missing:
+        pytest.fail(f"missing host tools {missing}: apt-get install iptables ebtables ipset util-linux")
     yield
     for vpc in CREATED_VPCS:
         realise.remove_vpc(vpc)

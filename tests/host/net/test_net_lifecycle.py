@@ -16,7 +16,7 @@ from netlab import ALLOW_ALL_NACL, EGRESS_ALL, Flow, Server, eni, ns_socket, pin
 
 from runtime.errors import Conflict, RealiseError
 from runtime.host.net import iptables, naming, netns, realise
-from runtime.host.net.model import ALL, NaclEntry, PublicIp, SecurityGroup, SgRule
+from runtime.host.net.model import ALL, BLACKHOLE, NaclEntry, PublicIp, Route, RouteTable, SecurityGroup, SgRule
 from runtime.host.net.tools import run_in
 
 pytestmark = pytest.mark.host
@@ -344,3 +344,52 @@ def test_partial_update_equals_full_replace_and_keeps_counters(world):
     assert fwd() > 0                                           # untouched chains kept their counters (TR-NACL jump)
     iptables.apply_ruleset(path, iptables.render_ruleset(changed))
     assert saved() == partial and fwd() == 0                   # a full replace gives the same rules
+
+
+def test_converges_to_exactly_the_model(world):
+    v = world.vpc()
+    default = f"sg-default-{world.uid}"
+    a, b = eni(v, 1, "a", "10.0.1.11", default), eni(v, 2, "b", "10.0.2.11", default)
+    net = vpc(v, enis=(a, b))
+    private = RouteTable(f"rtb-private-{world.uid}", (Route("198.51.100.0/24", BLACKHOLE),))
+    net = replace(net, route_tables=(*net.route_tables, private),
+                  subnets=(net.subnets[0], replace(net.subnets[1], route_table_id=private.route_table_id)))
+    realise.ensure_vpc(net)
+    nb = world.instance(v, b)
+    ns = naming.vpc_netns(v)
+    ip = lambda *args: subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True,  # noqa: E731
+                                      check=True).stdout
+    table = str(naming.route_table_number(private.route_table_id))
+    assert "blackhole 198.51.100.0/24" in ip("route", "show", "table", table)
+    assert f"from 10.0.2.0/24 lookup {table}" in ip("rule")
+
+    realise.ensure_vpc(replace(net, subnets=net.subnets[:1], route_tables=net.route_tables[:1], enis=(a,)))
+    assert naming.bridge(net.subnets[1].subnet_id) not in ip("link")
+    assert naming.eni_link(b.eni_id) not in ip("link")
+    assert "eth0" not in subprocess.run(["ip", "-n", nb, "link"], capture_output=True, text=True).stdout
+    assert ip("route", "show", "table", table) == "" and "10.0.2.0/24" not in ip("rule")
+    assert naming.bridge(net.subnets[0].subnet_id) in ip("link")
+
+
+def test_concurrent_ensures_of_different_vpcs(world):
+    nets = []
+    for n in range(4):
+        v = world.vpc(n)
+        e = eni(v, 1, "a", "10.0.1.11", f"sg-default-{world.uid}{n}")
+        nets.append(vpc(v, enis=(e,), public_ips=(PublicIp(world.public_ips[n], "10.0.1.11"),)))
+    errors: list[BaseException] = []
+
+    def run(net) -> None:
+        try:
+            realise.ensure_vpc(net)
+            realise.ensure_vpc(net)
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(net,)) for net in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    inet = subprocess.run(["ip", "-n", naming.INTERNET_NETNS, "route"], capture_output=True, text=True).stdout
+    assert all(world.public_ips[n] in inet for n in range(4))
