@@ -99,7 +99,7 @@ async def _concurrent(manager: SandboxManager, fn: FunctionSpec, n: int, workers
     return n / (time.perf_counter() - t0), samples
 
 
-async def _sandbox_rows(n: int, image_rootfs: Path | None) -> list[dict]:
+async def _sandbox_rows(n: int, image_rootfs: Path | None, notes: list[str]) -> list[dict]:
     rows = []
     trivial = _code_dir(TRIVIAL)
     boto = _code_dir(BOTO3)
@@ -111,6 +111,10 @@ async def _sandbox_rows(n: int, image_rootfs: Path | None) -> list[dict]:
                              rate=1000 / statistics.fmean(samples)))
             rate, samples = await _concurrent(manager, fn, n, 4)
             rows.append(_row("sandbox: trivial handler, concurrency 4", samples, rate=rate))
+            await asyncio.sleep(1.0)
+            idle = (await manager.idle_memory_bytes())[fn.arn]
+            notes.append(f"idle function host memory (zygote + {manager.warm_sandboxes} ready sandboxes): "
+                         f"trivial {idle / 2**20:.1f} MiB")
             if image_rootfs is not None:
                 fn = _spec("bench-boto3", boto, image_rootfs)
                 cold, samples = await _sequential(manager, fn, n)
@@ -118,6 +122,10 @@ async def _sandbox_rows(n: int, image_rootfs: Path | None) -> list[dict]:
                                  rate=1000 / statistics.fmean(samples)))
                 rate, samples = await _concurrent(manager, fn, n, 4)
                 rows.append(_row("sandbox: boto3 handler (image), concurrency 4", samples, rate=rate))
+                await asyncio.sleep(1.0)
+                idle_boto3 = (await manager.idle_memory_bytes())[fn.arn]
+                notes.append(f"idle function host memory (zygote + {manager.warm_sandboxes} ready sandboxes): "
+                             f"boto3 {idle_boto3 / 2**20:.1f} MiB")
     finally:
         shutil.rmtree(trivial, ignore_errors=True)
         shutil.rmtree(boto, ignore_errors=True)
@@ -158,9 +166,14 @@ def main() -> None:
         image_rootfs = rootfs_from_image(image, Path(args.cache))
     rows = [_row("floor: fork+exec python3 -c pass", _time_command(["/usr/bin/python3", "-c", "pass"], args.n)),
             _row("floor: unshare -muinp --fork true", _time_command(["unshare", "-muinp", "--fork", "true"], args.n))]
-    rows += asyncio.run(_sandbox_rows(args.n, image_rootfs))
-    print(f"host: {os.cpu_count()} CPUs, kernel {os.uname().release}; image: {image or 'none'}")
+    notes: list[str] = []
+    load_before = os.getloadavg()[0]
+    rows += asyncio.run(_sandbox_rows(args.n, image_rootfs, notes))
+    print(f"host: {os.cpu_count()} CPUs, kernel {os.uname().release}, load average {load_before:.1f} → "
+          f"{os.getloadavg()[0]:.1f}; image: {image or 'none'}")
     _print(rows)
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,10 @@ class Cgroups:
     def anon_bytes(self, rel: str) -> int:
         raise NotImplementedError
 
+    def usage_bytes(self, rel: str) -> int:
+        """Current memory charged to `<root>/<rel>` and everything below it."""
+        raise NotImplementedError
+
     def _procs_file(self, rel: str) -> Path:
         return self.dirs(rel)["memory" if self.version == 1 else "unified"] / "cgroup.procs"
 
@@ -225,6 +229,9 @@ class CgroupsV1(Cgroups):
     def anon_bytes(self, rel: str) -> int:
         return _stat_field(_read(self.dirs(rel)["memory"] / "memory.stat"), "rss")
 
+    def usage_bytes(self, rel: str) -> int:
+        return int(_read(self.dirs(rel)["memory"] / "memory.usage_in_bytes"))
+
 
 class CgroupsV2(Cgroups):
     version = 2
@@ -270,6 +277,9 @@ class CgroupsV2(Cgroups):
 
     def anon_bytes(self, rel: str) -> int:
         return _stat_field(_read(self.dirs(rel)["unified"] / "memory.stat"), "anon")
+
+    def usage_bytes(self, rel: str) -> int:
+        return int(_read(self.dirs(rel)["unified"] / "memory.current"))
 
     def kill(self, rel: str, timeout_s: float = 2.0) -> None:
         kill_file = self.dirs(rel)["unified"] / "cgroup.kill"

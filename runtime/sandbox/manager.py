@@ -425,7 +425,6 @@ class SandboxManager:
         log_drain = _Drain(sandbox.log_r, MAX_LOG_BYTES)
         t_send = time.monotonic()
         await asyncio.to_thread(self._send_request, sandbox, header, payload)
-        zygote.served += 1
         timed_out = False
         remaining_s = max(0.0, deadline_ms / 1000 - time.time())
         both = asyncio.gather(result_drain.done, log_drain.done)
@@ -526,6 +525,13 @@ class SandboxManager:
 
     def zygote_count(self) -> int:
         return len(self._zygotes)
+
+    async def idle_memory_bytes(self) -> dict[str, int]:
+        """Host memory each live function holds between invocations (zygote + ready sandboxes), from
+        its cgroup: what an idle function costs the host."""
+        zygotes = list(self._zygotes.values())
+        sizes = await asyncio.to_thread(lambda: [self.cgroups.usage_bytes(z.fn_rel) for z in zygotes])
+        return {z.arn: size for z, size in zip(zygotes, sizes)}
 
 
 def _resolve_user(user: int | str) -> tuple[int, int]:

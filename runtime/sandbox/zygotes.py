@@ -69,7 +69,6 @@ class Zygote:
     init: InitOutcome | None = None
     baseline_bytes: int = 0
     inflight: int = 0
-    served: int = 0
     last_used: float = field(default_factory=time.monotonic)
     retired: bool = False
     dead: bool = False
@@ -112,10 +111,14 @@ class Zygote:
         elapsed_ms = (time.monotonic() - t0) * 1000
         if not msg:
             stderr = await self._stderr()
+            oom = msg is not None and await asyncio.to_thread(self.cgroups.oom_killed, self.zygote_rel)
             await self.kill()
             if msg is None:
                 error = {"errorType": "Sandbox.Timedout",
                          "errorMessage": f"Init did not finish within {init_timeout_s:.2f} seconds"}
+            elif oom:
+                error = {"errorType": "Runtime.OutOfMemory",
+                         "errorMessage": "Runtime exited with error: signal: killed"}
             else:
                 error = {"errorType": "Runtime.ExitError",
                          "errorMessage": f"Runtime exited during Init: {stderr.strip() or 'no reason'}"}

@@ -140,6 +140,7 @@ def logs(event, context):
 BAD_IMPORT = "import nonexistent_module_xyz\n\ndef handler(event, context):\n    return 1\n"
 BAD_SYNTAX = "def handler(event, context)\n    return 1\n"
 BAD_INIT = "raise ValueError('init exploded')\n"
+INIT_HOG = "HOG = b'x' * (300 << 20)\n\ndef handler(event, context):\n    return len(HOG)\n"
 
 
 class SandboxLab:
@@ -148,7 +149,7 @@ class SandboxLab:
     def __init__(self) -> None:
         self.code = Path(tempfile.mkdtemp(prefix="tr-sbx-code-"))
         for name, text in {"app.py": APP, "bad.py": BAD_IMPORT, "syn.py": BAD_SYNTAX,
-                           "initfail.py": BAD_INIT}.items():
+                           "initfail.py": BAD_INIT, "inithog.py": INIT_HOG}.items():
             (self.code / name).write_text(textwrap.dedent(text))
         os.chmod(self.code, 0o755)
         for p in self.code.iterdir():

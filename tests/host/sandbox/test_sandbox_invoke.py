@@ -175,6 +175,15 @@ def test_syntax_error_and_failing_init(lab):
     assert init["stackTrace"][-1].startswith('  File "/var/task/initfail.py", line 1, in <module>')
 
 
+def test_init_beyond_memory_size_is_killed_and_reported(lab):
+    result = lab.invoke(lab.fn("inithog.handler", memory_mb=128))
+    assert result.function_error == "Unhandled"
+    assert json.loads(result.payload) == {"errorType": "Runtime.OutOfMemory",
+                                          "errorMessage": "Runtime exited with error: signal: killed"}
+    big = lab.invoke(lab.fn("inithog.handler", memory_mb=512))
+    assert json.loads(big.payload) == 300 << 20 and big.max_memory_mb >= 300
+
+
 def test_marshal_and_exit_errors(lab):
     marshal = json.loads(lab.invoke(lab.fn("app.unserialisable")).payload)
     assert marshal["errorType"] == "Runtime.MarshalError"
