@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -161,19 +162,30 @@ class Zygote:
                     raise ZygoteGone(self.key) from e
 
     async def kill(self) -> None:
-        """Stop the zygote for good: close its channel, kill its cgroup, reap bwrap. Idempotent."""
+        """Stop the zygote for good: close its channel, kill everything inside bwrap first so that the
+        outer bwrap (our child) reaps its own child and exits, then reap it. Killing the outer one first
+        would leave its children to the host's init as zombies. Idempotent."""
         self.dead = True
         if self.sock is not None:
             self.sock.close()
             self.sock = None
-        await asyncio.to_thread(self.cgroups.kill, self.zygote_rel)
+        outer = self.proc.pid if self.proc is not None and self.proc.returncode is None else None
+        await asyncio.to_thread(self._kill_inside, outer)
         if self.proc is not None:
-            if self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), 2.0)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        await asyncio.to_thread(self.cgroups.kill, self.zygote_rel)
+
+    def _kill_inside(self, outer: int | None) -> None:
+        for pid in self.cgroups.procs(self.zygote_rel):
+            if pid != outer:
                 try:
-                    self.proc.kill()
+                    os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            await self.proc.wait()
 
     async def remove_cgroups(self) -> None:
         await asyncio.to_thread(self.cgroups.remove, self.fn_rel)
