@@ -15,13 +15,19 @@ from runtime.api.dispatch import Dispatcher
 from runtime.api.gateway import Gateway
 from runtime.config import Settings
 from runtime.iam import account as accounts
-from runtime.iam.credentials import CredentialResolver
+from runtime.iam.authorizer import PolicyAuthorizer
+from runtime.iam.credentials import CredentialResolver, SessionIssuer, offset_clock
 from runtime.control import image_catalog
 from runtime.services.ec2.images import ImagesProvider
 from runtime.services.ec2.instance_types import InstanceTypesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
 from runtime.services.logs.provider import LogsProvider
+from runtime.services.iam.directory import IamDirectory
+from runtime.services.iam.policies import PoliciesProvider
+from runtime.services.iam.roles import RolesProvider
+from runtime.services.iam.simulate import SimulationProvider
+from runtime.services.iam.users import UsersProvider
 from runtime.services.sts.provider import StsProvider
 from runtime.state import SqliteStore, Store
 
@@ -38,7 +44,13 @@ MAX_HEADER_BYTES = 64 * 1024  # large enough that oversized headers still get an
 
 def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher = Dispatcher()
-    dispatcher.register("sts", StsProvider())
+    clock = offset_clock()
+    directory = IamDirectory(store)
+    dispatcher.register("sts", StsProvider(store, SessionIssuer(store, clock)))
+    dispatcher.register("iam", UsersProvider(store, directory, clock))
+    dispatcher.register("iam", RolesProvider(store, directory, clock))
+    dispatcher.register("iam", PoliciesProvider(store, directory, clock))
+    dispatcher.register("iam", SimulationProvider(store, directory))
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
     dispatcher.register("ec2", KeyPairsProvider(store))
     dispatcher.register("ec2", ImagesProvider(store))
@@ -68,8 +80,12 @@ async def _image_catalog_ctx(app: web.Application):
 
 async def _gateway_ctx(app: web.Application):
     settings = app[SETTINGS]
-    app[GATEWAY] = Gateway(build_dispatcher(settings, app[STORE]), CredentialResolver(app[ACCOUNT]),
-                           region=settings.region)
+    store = app[STORE]
+    clock = offset_clock()
+    resolver = CredentialResolver(app[ACCOUNT], store, clock)
+    authorizer = PolicyAuthorizer(IamDirectory(store), usage=resolver, clock=clock)
+    app[GATEWAY] = Gateway(build_dispatcher(settings, store), resolver, region=settings.region,
+                           authorize=authorizer, clock=clock)
     yield
 
 
