@@ -9,9 +9,9 @@ Layout, under every controller used (v1) or the unified tree (v2):
                             chowned to the sandbox uid by the host, so the sandbox joins it itself before
                             its first allocation
 Invocation cgroups are siblings of the zygote's, never children, so concurrent invocations and Init never
-share a memory limit. An invocation joins exactly one cgroup: on this kernel every v1 migration costs a
-few ms (the cgroup_threadgroup_rwsem write side waits for an RCU grace period), so pids and CPU are
-per function (inherited from the zygote at fork, no migration), memory is per invocation.
+share a memory limit. An invocation joins exactly one cgroup: each v1 migration was measured here at up
+to several ms (three joins per invocation tripled the p50), so pids and CPU are per function (inherited
+from the zygote at fork, no migration) and memory is per invocation.
 All functions are synchronous and blocking; callers run them in a thread.
 Removal is idempotent: missing directories are fine, processes are killed first.
 """

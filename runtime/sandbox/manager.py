@@ -1,14 +1,18 @@
 """SandboxManager: the real SandboxPort. One zygote per function version, one fresh sandbox per invocation.
 
-Per invocation the host (in one worker-thread hop each way):
-  before: create the invocation's memory cgroup (MemorySize minus what the zygote's Init already holds;
-          pids and CPU share are per function, see cgroups.py), chown it to the sandbox uid, put the event
-          in a memfd and hand it, a result pipe and a log pipe to the zygote;
-  during: read both pipes on the event loop until EOF (EOF = every process of the sandbox is gone);
-          at the deadline SIGKILL everything in the invocation's cgroup;
-  after:  read the peak and the OOM counter, remove the cgroup.
+Sandboxes are built ahead: each zygote keeps `warm_sandboxes` of them ready (cgroup made, namespaces
+entered, /tmp mounted, capabilities dropped), each used by exactly one invocation, so an invocation only
+hands its request to a waiting process. Per invocation the host:
+  before: takes a ready sandbox (or builds one now), sends the request and the event (memfd), and tops
+          the pool up in the background;
+  during: reads the result and log pipes on the event loop; at the deadline SIGKILLs everything in the
+          invocation's memory cgroup;
+  after:  once the result record is in and the handler's output has ended (or the result pipe closed
+          without one: a crash, an OOM kill), reads the cgroup's peak and OOM counter and answers; the
+          keeper's exit and the cgroup's removal happen after the response.
 Duration is what the handler process measured around the handler, clamped to what the host saw; Max
-Memory Used = the zygote's anonymous memory (shared, copy-on-write) + the invocation cgroup's peak.
+Memory Used = the zygote's anonymous memory (shared, copy-on-write) + the invocation cgroup's peak, and
+the invocation's memory limit is MemorySize minus that shared part.
 With `endpoint_url`, sandboxes reach Terrarium (and only it) at http://127.0.0.1:<port> through
 EndpointRelay (endpoint.py); AWS_ENDPOINT_URL says so.
 """
@@ -170,10 +174,9 @@ class SandboxManager:
         self._starting: dict[str, asyncio.Task] = {}
         self._inflight_by_fn: dict[str, int] = defaultdict(int)
         self._inflight = 0
-        self._seq = 0
         self._ids = itertools.count(1)
         self._reaper: asyncio.Task | None = None
-        self._cleanups: set[asyncio.Task] = set()
+        self._background_tasks: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> "SandboxManager":
         await self.start()
@@ -202,7 +205,7 @@ class SandboxManager:
         for zygote in list(self._zygotes.values()):
             await self._discard(zygote)
         self._zygotes.clear()
-        await asyncio.gather(*self._cleanups, return_exceptions=True)
+        await asyncio.gather(*self._background_tasks, return_exceptions=True)
         if self._relay is not None:
             await self._relay.close()
         await asyncio.to_thread(self.cgroups.purge)
@@ -274,8 +277,7 @@ class SandboxManager:
         return await asyncio.shield(task), False
 
     async def _start_zygote(self, fn: FunctionSpec, key: str, env: dict[str, str]) -> Zygote:
-        self._seq += 1
-        zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{self._seq}", cgroups=self.cgroups,
+        zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{next(self._ids)}", cgroups=self.cgroups,
                         uid=self.uid, gid=self.gid)
         outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap,
                                      self._relay.directory if self._relay else None)
@@ -287,7 +289,7 @@ class SandboxManager:
 
     async def _discard(self, zygote: Zygote) -> None:
         await zygote.kill()
-        await asyncio.gather(*self._cleanups, return_exceptions=True)
+        await asyncio.gather(*self._background_tasks, return_exceptions=True)
         while zygote.ready:
             zygote.ready.popleft().close()
         await zygote.remove_cgroups()
@@ -379,8 +381,8 @@ class SandboxManager:
     def _background(self, coro) -> None:
         """Work off the response path (pool refills, cgroup removal); close() and _discard() await it."""
         task = asyncio.get_running_loop().create_task(coro)
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
 
     async def _kill_until_closed(self, inv_rel: str, closed: asyncio.Future) -> None:
         """SIGKILL the invocation's cgroup until its pipes close. Repeated, because a keeper that was
