@@ -316,6 +316,11 @@ def nat_map_of(text: str) -> dict[str, str]:
     return out
 
 
+def eni_ips_of(text: str) -> set[str]:
+    """Private ENI addresses a ruleset document dispatches ingress for."""
+    return {line.split(" -d ")[1].split("/")[0] for line in parse_document(text).get("filter", {}).get("TR-SG-IN", [])}
+
+
 def nat_map(netns_path: str) -> dict[str, str]:
     """public -> private as the namespace's nat table has it now (for conntrack hygiene on EIP moves)."""
     try:

@@ -233,16 +233,18 @@ def ensure_default_route(ipr: IPRoute, dev: str, gateway: str) -> None:
 
 
 def flush_conntrack(addresses: set[str]) -> int:
-    """Delete conntrack entries whose original destination or reply destination is in `addresses`.
+    """Delete conntrack entries with any address of either tuple in `addresses`.
 
-    Called in the VPC namespace when a public IP moves or goes: existing NAT bindings would otherwise
-    keep steering its flows to the old instance (network.md P9). Returns the number deleted.
+    Called in the VPC namespace when a public IP moves or goes (existing NAT bindings would otherwise
+    keep steering its flows to the old instance, network.md P9) or an ENI address goes (a reuse of it
+    must not inherit flows). Returns the number deleted.
     """
     deleted = 0
     ct = Conntrack()
     try:
         for entry in list(ct.dump_entries()):
-            if entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses:
+            ends = {entry.tuple_orig.saddr, entry.tuple_orig.daddr, entry.tuple_reply.saddr, entry.tuple_reply.daddr}
+            if ends & addresses:
                 try:
                     ct.delete(entry)
                     deleted += 1

@@ -79,6 +79,10 @@ def l2_chain(eni_id: str) -> str:
     return "TR-L2-" + short_hash(eni_id)
 
 
+def l2_in_chain(eni_id: str) -> str:
+    return "TR-L2I-" + short_hash(eni_id)
+
+
 def sg_ipset(group_id: str) -> str:
     return "tr-sg-" + short_hash(group_id)
 

@@ -261,7 +261,8 @@ def ensure_vpc(net: VpcNet) -> None:
     A new namespace is closed before it has any link: sysctls, then the DROP-policy ruleset, then
     forwarding on, then links. The iptables ruleset is replaced only when its digest changed, so a
     converged VPC re-ensures without touching the firewall (live flows are never at risk anyway:
-    replacement keeps conntrack). Moving or removing a public IP clears its conntrack entries.
+    replacement keeps conntrack). Moving or removing a public IP, or removing an ENI address, clears
+    the conntrack entries that involve it.
     """
     validate(net)
     if net.igw_attached:
@@ -283,9 +284,11 @@ def ensure_vpc(net: VpcNet) -> None:
             before = iptables.nat_map_of(previous) if previous else iptables.nat_map(path)
             iptables.apply_ruleset(path, text, previous)
             after = {p.public_ip: p.private_ip for p in net.public_ips}
-            moved = {pub for pub, priv in before.items() if after.get(pub) != priv}
-            if moved:
-                netns.run_in(path, lambda: links.flush_conntrack(moved))
+            stale = {pub for pub, priv in before.items() if after.get(pub) != priv}
+            if previous:  # private IPs that left the VPC: their flows must not outlive them
+                stale |= iptables.eni_ips_of(previous) - iptables.eni_ips_of(text)
+            if stale:
+                netns.run_in(path, lambda: links.flush_conntrack(stale))
         _applied[net.vpc_id] = text
         ebtables.apply_l2(path, ebtables.render_l2(net), saved["ebtables"] or "")
         ipset.prune_sets(path, existing_sets, set(sets))
@@ -332,13 +335,17 @@ def _subnet_gateway(ipr, bridge: str) -> tuple[str, int]:
     raise NotFound(f"subnet bridge {bridge} has no gateway address")
 
 
-def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0") -> None:
+def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0",
+               default_route: bool | None = None) -> None:
     """Plumb `eni` into the namespace `target` (pid, path or name) as `ifname`; idempotent.
 
     The VPC end joins the subnet's bridge; the other end gets the ENI's MAC, its IPs with the subnet
-    prefix and a default route via the subnet's `.1`. The VPC must have been ensured with this ENI in
-    its model (its filters and anti-spoofing exist before the first packet can flow).
+    prefix and, for the primary interface (`default_route`, by default `ifname == "eth0"`), the
+    default route via the subnet's `.1`. The ENI's bridge port passes nothing until `ensure_vpc` has
+    had the ENI in its model (ebtables drops frames of unknown ports), so plumbing fails closed.
     """
+    if default_route is None:
+        default_route = ifname == "eth0"
     path = naming.netns_path(naming.vpc_netns(vpc_id))
     if not netns.exists(naming.vpc_netns(vpc_id)):
         raise NotFound(f"VPC {vpc_id} has no namespace: ensure_vpc first")
@@ -373,7 +380,8 @@ def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0") -
         links.set_up(ipr, "lo")
         links.ensure_addresses(ipr, ifname, [(ip, prefixlen) for ip in eni.ips])
         links.set_up(ipr, ifname)
-        links.ensure_default_route(ipr, ifname, gateway)
+        if default_route:
+            links.ensure_default_route(ipr, ifname, gateway)
 
     links.in_ns(tpath, instance_side)
 

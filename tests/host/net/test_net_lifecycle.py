@@ -393,3 +393,35 @@ def test_concurrent_ensures_of_different_vpcs(world):
     assert errors == []
     inet = subprocess.run(["ip", "-n", naming.INTERNET_NETNS, "route"], capture_output=True, text=True).stdout
     assert all(world.public_ips[n] in inet for n in range(4))
+
+
+def test_no_broadcast_and_bridged_ipv4_only_to_the_owner(world):
+    net, (na, nb, nc) = _three(world)
+    seen_b, seen_c = _udp_log_server(world, nb, 7001), _udp_log_server(world, nc, 7001)
+    s = ns_socket(na, socket.SOCK_DGRAM)
+    world.sockets.append(s)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.sendto(b"x", ("10.0.1.255", 7001))                       # subnet broadcast: AWS has none
+    s.sendto(b"x", ("255.255.255.255", 7001))
+    s.sendto(b"x", ("10.0.1.12", 7001))                        # control: unicast arrives
+    time.sleep(NO)
+    assert seen_b == ["10.0.1.11"] and seen_c == []
+    # b's address in a frame to c's MAC (c even claims the address): the bridge delivers only c's own
+    subprocess.run(["ip", "-n", na, "neigh", "replace", "10.0.1.12", "lladdr", _mac(nc), "dev", "eth0"],
+                   check=True)
+    subprocess.run(["ip", "-n", nc, "addr", "add", "10.0.1.12/32", "dev", "eth0"], check=True)
+    s.sendto(b"x", ("10.0.1.12", 7001))
+    time.sleep(NO)
+    assert seen_c == []
+
+
+def test_second_interface_keeps_the_primary_default_route(world):
+    v = world.vpc()
+    default = f"sg-default-{world.uid}"
+    a, b = eni(v, 1, "a", "10.0.1.11", default), eni(v, 2, "b", "10.0.2.11", default)
+    realise.ensure_vpc(vpc(v, enis=(a, b)))
+    ns = world.instance(v, a)
+    realise.attach_eni(v, b, ns, "eth1")
+    routes = subprocess.run(["ip", "-n", ns, "route"], capture_output=True, text=True, check=True).stdout
+    assert "default via 10.0.1.1 dev eth0" in routes and "10.0.2.0/24 dev eth1" in routes
+    assert "default via 10.0.2.1" not in routes

@@ -186,12 +186,24 @@ def test_anti_spoofing_except_without_source_dest_check():
                                    f'-A {spoof} -m comment --comment "spoofed source from eni-2" -j DROP']
     assert "TR-S-" + naming.short_hash("eni-nat") not in text
     l2 = ebtables.render_l2(_net())
-    chain = naming.l2_chain("eni-2")
+    chain, into, port = naming.l2_chain("eni-2"), naming.l2_in_chain("eni-2"), naming.eni_link("eni-2")
     mac = "02:aa:00:00:00:02"
-    assert f"-A {chain} -s {mac} -p ARP --arp-ip-src 10.0.2.12 --arp-mac-src {mac} -j ACCEPT" in l2
-    assert f"-A {chain} -s 02:aa:00:00:00:02 -p IPv4 --ip-src 10.0.2.11 -j ACCEPT" in l2
+    assert _chain(l2, chain) == [
+        f"-A {chain} -s {mac} -p ARP --arp-ip-src 10.0.2.11 --arp-mac-src {mac} -j RETURN",
+        f"-A {chain} -s {mac} -p ARP --arp-ip-src 10.0.2.12 --arp-mac-src {mac} -j RETURN",
+        f"-A {chain} -p IPv4 -d Multicast -j DROP",
+        f"-A {chain} -s {mac} -p IPv4 --ip-src 10.0.2.11 -j RETURN",
+        f"-A {chain} -s {mac} -p IPv4 --ip-src 10.0.2.12 -j RETURN",
+        f"-A {chain} -j DROP"]
+    assert _chain(l2, into)[-1] == f"-A {into} -p IPv4 -j DROP"
+    forward = _chain(l2, "FORWARD")
+    delivery = [i for i, line in enumerate(forward) if " -o " in line]
+    accepts = [i for i, line in enumerate(forward) if line.endswith("-j ACCEPT")]
+    assert f"-A FORWARD -o {port} -j {into}" in forward and max(delivery) < min(accepts)
+    assert forward.index(f"-A FORWARD -i {port} -j {chain}") < forward.index(f"-A FORWARD -i {port} -j ACCEPT")
     nat = naming.l2_chain("eni-nat")
-    assert f"-A {nat} -s {naming.mac_for('eni-nat')} -p IPv4 -j ACCEPT" in l2
+    assert f"-A {nat} -s {naming.mac_for('eni-nat')} -p IPv4 -j RETURN" in l2
+    assert naming.l2_in_chain("eni-nat") not in l2
     assert l2.splitlines()[1:3] == [":INPUT DROP", ":FORWARD DROP"]
     assert ebtables._digest_chain(l2) and ebtables._digest_chain(ebtables.render_l2(_net(enis=()))) != \
         ebtables._digest_chain(l2)
