@@ -26,6 +26,7 @@ import json
 import math
 import os
 import pwd
+import shutil
 import socket
 import time
 from collections import defaultdict
@@ -187,6 +188,8 @@ class SandboxManager:
 
     async def start(self) -> None:
         """Remove what a previous run left under our cgroup root, then start the idle reaper."""
+        if shutil.which(self.bwrap) is None:
+            raise SandboxUnavailable(f"{self.bwrap} not found: install bubblewrap")
         await asyncio.to_thread(self.cgroups.purge)
         if self._relay is not None:
             await self._relay.start()
@@ -488,10 +491,8 @@ class SandboxManager:
             if not rec.result["ok"]:
                 function_error = "Unhandled"
                 error_type = json.loads(payload).get("errorType")
-            elif len(payload) > MAX_RESPONSE_BYTES:
-                payload = json.dumps({"errorMessage": f"Response payload size ({len(payload)} bytes) exceeded "
-                                      f"maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                                      "errorType": "Function.ResponseSizeTooLarge"}).encode()
+            elif (size := rec.result.get("len", 0)) > MAX_RESPONSE_BYTES:
+                payload = report.response_too_large_payload(size, MAX_RESPONSE_BYTES)
                 function_error, error_type = "Unhandled", "Function.ResponseSizeTooLarge"
         else:
             duration_ms = host_ms

@@ -73,6 +73,12 @@ def exit_payload(request_id: str, error_type: str, reason: str) -> bytes:
                       separators=(",", ":")).encode()
 
 
+def response_too_large_payload(size: int, limit: int) -> bytes:
+    return json.dumps({"errorType": "Function.ResponseSizeTooLarge",
+                       "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed payload "
+                                       f"size ({limit} bytes)."}, separators=(",", ":")).encode()
+
+
 def iso_ms(now: float | None = None) -> str:
     now = time.time() if now is None else now
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"

@@ -70,6 +70,10 @@ def unserialisable(event, context):
     return {"when": object()}
 
 
+def huge(event, context):
+    return "x" * event["bytes"]
+
+
 def exits(event, context):
     sys.exit(3)
 

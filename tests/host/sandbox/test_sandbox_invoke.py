@@ -194,6 +194,17 @@ def test_marshal_and_exit_errors(lab):
                                           "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3"}
 
 
+@pytest.mark.parametrize("size", [7 * 1024 * 1024, 20 * 1024 * 1024])
+def test_oversized_response_is_refused_with_its_size(lab, size):
+    result = lab.invoke(lab.fn("app.huge", memory_mb=512), json.dumps({"bytes": size}).encode())
+    assert result.function_error == "Unhandled"
+    assert result.payload == (b'{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size ('
+                              + str(size + 2).encode() + b' bytes) exceeded maximum allowed payload size '
+                              b'(6291556 bytes)."}')
+    ok = lab.invoke(lab.fn("app.huge", memory_mb=512), json.dumps({"bytes": 6 * 1024 * 1024}).encode())
+    assert ok.function_error is None and len(ok.payload) == 6 * 1024 * 1024 + 2
+
+
 def test_sandbox_is_confined(lab):
     seen = json.loads(lab.invoke(lab.fn("app.probe")).payload)
     assert seen["uid"] == seen["euid"] == 993
