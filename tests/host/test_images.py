@@ -445,3 +445,15 @@ def test_a_second_build_is_a_cache_hit(built) -> None:
     again = images.build(progress=lambda _: None)
     assert time.monotonic() - started < 5
     assert {b.name: b.image_id for b in again} == {n: b.image_id for n, b in built.items()}
+
+
+def test_prune_removes_outdated_tags_and_keeps_current_ones(built) -> None:
+    stale = "terrarium/debian-12:000000000000"
+    sh("docker", "tag", built["debian-12"].tag, stale)
+    try:
+        removed = images.prune(progress=lambda _: None)
+        assert stale in removed
+        assert not sh("docker", "image", "inspect", stale, check=False).returncode == 0
+        assert {b.tag for b in images.list_built()} >= {b.tag for b in built.values()}
+    finally:
+        sh("docker", "rmi", stale, check=False)
