@@ -317,13 +317,14 @@ def nat_map_of(text: str) -> dict[str, str]:
 
 
 def eni_ips_of(text: str) -> set[str]:
-    """Private ENI addresses a ruleset document dispatches ingress for."""
-    return {line.split(" -d ")[1].split("/")[0] for line in parse_document(text).get("filter", {}).get("TR-SG-IN", [])}
+    """Private ENI addresses a ruleset (our document or `iptables-save` output) dispatches ingress for."""
+    return {line.split(" -d ")[1].split("/")[0] for line in text.splitlines()
+            if line.startswith("-A TR-SG-IN ") and " -d " in line}
 
 
-def nat_map(netns_path: str) -> dict[str, str]:
-    """public -> private as the namespace's nat table has it now (for conntrack hygiene on EIP moves)."""
+def saved(netns_path: str) -> str:
+    """`iptables-save` of the namespace ("" when it has no tables yet)."""
     try:
-        return nat_map_of(run_in(netns_path, ["iptables-save", "-t", "nat"]))
-    except RealiseError:  # no nat table yet
-        return {}
+        return run_in(netns_path, ["iptables-save"])
+    except RealiseError:
+        return ""

@@ -255,14 +255,16 @@ def _converge_uplink(net: VpcNet, ipr) -> None:
         ipr.route("replace", dst=dst, gateway=VPC_SIDE_IP, oif=idx, flags=["onlink"], proto=links.RT_PROTO_STATIC)
 
 
-def ensure_vpc(net: VpcNet) -> None:
+def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
     """Converge the VPC's namespace, bridges, tables, rules, ruleset, IGW and NAT to exactly `net`.
 
     A new namespace is closed before it has any link: sysctls, then the DROP-policy ruleset, then
-    forwarding on, then links. The iptables ruleset is replaced only when its digest changed, so a
-    converged VPC re-ensures without touching the firewall (live flows are never at risk anyway:
-    replacement keeps conntrack). Moving or removing a public IP, or removing an ENI address, clears
-    the conntrack entries that involve it.
+    forwarding on, then links. The iptables and ebtables rulesets are rewritten only when the digest
+    the kernel holds differs, so a converged VPC re-ensures without touching the firewall (live flows
+    are never at risk anyway: replacement keeps conntrack). A digest only proves nobody deleted our
+    digest chain; `refresh=True` (for an occasional deep resync) replaces both rulesets whole, which
+    also undoes edits to any other chain. Moving or removing a public IP, or removing an ENI address,
+    clears the conntrack entries that involve it.
     """
     validate(net)
     if net.igw_attached:
@@ -276,21 +278,20 @@ def ensure_vpc(net: VpcNet) -> None:
         sets = ipset.desired_sets(net)
         existing_sets = ipset.apply_sets(path, sets, saved["ipset"] or "")
         text = iptables.render_ruleset(net)
-        held = iptables.digest_of(saved["iptables"] or "")
+        held = "" if refresh else iptables.digest_of(saved["iptables"] or "")
         if held != iptables.digest_of(text):
             previous = _applied.get(net.vpc_id)
             if previous is None or iptables.digest_of(previous) != held:
                 previous = None  # drift, a restart or a new namespace: replace everything
-            before = iptables.nat_map_of(previous) if previous else iptables.nat_map(path)
+            old = previous if previous is not None else iptables.saved(path)
             iptables.apply_ruleset(path, text, previous)
             after = {p.public_ip: p.private_ip for p in net.public_ips}
-            stale = {pub for pub, priv in before.items() if after.get(pub) != priv}
-            if previous:  # private IPs that left the VPC: their flows must not outlive them
-                stale |= iptables.eni_ips_of(previous) - iptables.eni_ips_of(text)
+            stale = {pub for pub, priv in iptables.nat_map_of(old).items() if after.get(pub) != priv}
+            stale |= iptables.eni_ips_of(old) - iptables.eni_ips_of(text)  # their flows must not outlive them
             if stale:
                 netns.run_in(path, lambda: links.flush_conntrack(stale))
         _applied[net.vpc_id] = text
-        ebtables.apply_l2(path, ebtables.render_l2(net), saved["ebtables"] or "")
+        ebtables.apply_l2(path, ebtables.render_l2(net), "" if refresh else saved["ebtables"] or "")
         ipset.prune_sets(path, existing_sets, set(sets))
         _sysctls(path, _ROUTER_ON)
         links.in_ns(path, lambda ipr: _converge_vpc_links(net, ipr))

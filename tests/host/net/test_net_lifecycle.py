@@ -425,3 +425,15 @@ def test_second_interface_keeps_the_primary_default_route(world):
     routes = subprocess.run(["ip", "-n", ns, "route"], capture_output=True, text=True, check=True).stdout
     assert "default via 10.0.1.1 dev eth0" in routes and "10.0.2.0/24 dev eth1" in routes
     assert "default via 10.0.2.1" not in routes
+
+
+def test_refresh_undoes_edits_the_digest_cannot_see(world):
+    net, (na, nb, _) = _three(world)
+    Server(world, nb, 8080)
+    ns = naming.vpc_netns(net.vpc_id)
+    chain = naming.sg_chain(net.enis[1].eni_id, False)
+    subprocess.run(["ip", "netns", "exec", ns, "iptables", "-I", chain, "-j", "DROP"], check=True)
+    realise.ensure_vpc(net)
+    assert tcp(na, "10.0.1.12", 8080, NO) is None              # digest unchanged: the edit stays
+    realise.ensure_vpc(net, refresh=True)
+    assert tcp(na, "10.0.1.12", 8080) == "10.0.1.11"

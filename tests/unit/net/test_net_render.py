@@ -230,3 +230,14 @@ def test_validate_rejects_inconsistent_models(change, message):
     with pytest.raises(ValueError, match=message):
         validate(_net(**change))
     validate(_net())
+
+
+def test_state_read_back_from_iptables_save_format():
+    saved = "\n".join([
+        "*nat", ":TR-DNAT - [0:0]",
+        '-A TR-DNAT -d 203.0.113.5/32 -i tr-igw -m comment --comment "x" -j DNAT --to-destination 10.0.1.11',
+        "COMMIT", "*filter", ":TR-SG-IN - [0:0]",
+        '-A TR-SG-IN -d 10.0.1.11/32 -m comment --comment "ingress of eni-1" -j TR-I-0123456789', "COMMIT"])
+    assert iptables.nat_map_of(saved) == {"203.0.113.5": "10.0.1.11"}
+    assert iptables.eni_ips_of(saved) == {"10.0.1.11"}
+    assert iptables.eni_ips_of(iptables.render_ruleset(_net())) == {"10.0.1.11", "10.0.2.11", "10.0.2.12", "10.0.1.99"}
