@@ -41,7 +41,10 @@ class InstanceMetadata:
 
 
 class MetadataSource(Protocol):
-    def lookup(self, vpc_id: str, private_ip: str) -> InstanceMetadata | None: ...
+    def lookup(self, vpc_id: str, private_ip: str) -> dict | None:
+        """The caller's metadata as a dict of `InstanceMetadata`'s fields, or None for an unknown caller.
+
+        A plain dict, so the service that implements this port needs nothing from the host layer."""
 
 
 def listing(tree: dict) -> str:
@@ -123,7 +126,8 @@ class ImdsServer:
         return hmac.compare_digest(mac, expected) and owner == instance_id and int(expires) > self.clock()
 
     async def _handle(self, vpc_id: str, request: web.Request) -> web.Response:
-        meta = await asyncio.to_thread(self.source.lookup, vpc_id, request.remote or "")
+        found = await asyncio.to_thread(self.source.lookup, vpc_id, request.remote or "")
+        meta = InstanceMetadata(**found) if found is not None else None
         if meta is None:
             return web.Response(status=404, text="Not Found")
         if meta.http_endpoint != "enabled":

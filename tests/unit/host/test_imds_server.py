@@ -20,7 +20,7 @@ class Source:
 
     def lookup(self, vpc_id, private_ip):
         self.calls.append((vpc_id, private_ip))
-        return self.meta if private_ip == "127.0.0.1" else None
+        return vars(self.meta) if private_ip == "127.0.0.1" else None
 
 
 def metadata(**overrides) -> InstanceMetadata:
