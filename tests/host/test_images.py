@@ -422,6 +422,8 @@ def test_bootstrap_reports_an_unhandled_exception_in_aws_shape(built, runtime_ap
                                 "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}),
     ("nodot", {"errorMessage": "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)",
                "errorType": "Runtime.MalformedHandlerName", "requestId": "", "stackTrace": []}),
+    ("sys.exit", {"errorMessage": "Cannot use built-in module sys as a handler module",
+                  "errorType": "Runtime.BuiltInModuleConflict", "requestId": "", "stackTrace": []}),
 ])
 def test_bootstrap_reports_init_errors_in_aws_shape(built, runtime_api, task, container_name, runtime, version,
                                                     handler, expected):
@@ -431,6 +433,17 @@ def test_bootstrap_reports_init_errors_in_aws_shape(built, runtime_api, task, co
     assert (kind, request_id, body) == ("init-error", "", expected)
     assert headers["Lambda-Runtime-Function-Error-Type"] == expected["errorType"]
     assert sh("docker", "wait", container_name, timeout=30).stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("runtime, version", RUNTIMES)
+def test_bootstrap_reports_a_syntax_error_in_aws_shape(built, runtime_api, task, container_name, runtime, version):
+    api, sock_dir = runtime_api
+    (task / "broken.py").write_text("def handler(event, context)\n    return 1\n")
+    run_runtime(built[runtime].tag, container_name, sock_dir, task, "broken.handler")
+    kind, _, body, _ = api.posts.get(timeout=30)
+    assert kind == "init-error" and body["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert body["errorMessage"].startswith("Syntax error in module 'broken': ")
+    assert body["stackTrace"] == ['  File "/var/task/broken.py" Line 1\n    def handler(event, context)\n']
 
 
 def test_lambda_images_are_small_and_labelled(built) -> None:
