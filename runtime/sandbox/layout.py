@@ -9,6 +9,9 @@ into a read-only image without writing to it. `/tmp` is writable; nothing else i
 from __future__ import annotations
 
 import os
+import stat
+import time
+import uuid
 from pathlib import Path
 
 from runtime.sandbox.ports import FunctionSpec
@@ -60,6 +63,17 @@ def root_args(rootfs: Path) -> list[str]:
     return args
 
 
+def blocked_for_sandbox(path: Path) -> Path | None:
+    """bwrap resolves its bind sources as the unprivileged sandbox uid: every directory on the way must
+    be searchable by others, and the directory itself listable. Returns the first one that is not."""
+    path = Path(path).resolve()
+    for component in [*reversed(path.parents), path]:
+        mode = component.stat().st_mode
+        if not mode & stat.S_IXOTH or (component == path and not mode & stat.S_IROTH):
+            return component
+    return None
+
+
 def python_in(rootfs: Path) -> str:
     """The runtime's Python interpreter, as a path inside the sandbox."""
     for candidate in PYTHON_CANDIDATES:
@@ -68,9 +82,15 @@ def python_in(rootfs: Path) -> str:
     raise FileNotFoundError(f"no python3 in rootfs {rootfs}")
 
 
-def function_env(fn: FunctionSpec, *, region: str, endpoint_url: str | None) -> dict[str, str]:
+def log_stream_name(version: str, now: float | None = None) -> str:
+    """A new execution environment's log stream: `YYYY/MM/DD/[$LATEST]<32 hex>`."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(now))
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
+
+
+def function_env(fn: FunctionSpec, *, region: str, endpoint_url: str | None, log_stream: str = "") -> dict[str, str]:
     """The environment AWS gives a Python function: the user's variables, then the reserved ones."""
-    stream = fn.log_stream_name or ""
+    stream = log_stream
     env = {
         "PATH": DEFAULT_PATH,
         "LANG": "en_US.UTF-8",

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from runtime.sandbox import report
 from runtime.sandbox.cgroups import Cgroups, detect
 from runtime.sandbox.endpoint import EndpointRelay
-from runtime.sandbox.layout import function_env
+from runtime.sandbox.layout import blocked_for_sandbox, function_env, log_stream_name
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxThrottled, SandboxUnavailable
 from runtime.sandbox.zygotes import MIB, ReadySandbox, Zygote, ZygoteGone
 
@@ -140,7 +140,7 @@ def zygote_key(fn: FunctionSpec) -> str:
     """Everything that shapes Init except the rotating role credentials."""
     basis = json.dumps([fn.arn, fn.version, fn.code_sha256, fn.handler, fn.runtime, str(fn.code_dir),
                         fn.memory_mb, fn.timeout_s, sorted(fn.environment.items()), fn.ephemeral_mb,
-                        str(fn.rootfs), fn.log_stream_name])
+                        str(fn.rootfs)])
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
@@ -242,10 +242,11 @@ class SandboxManager:
                 del self._inflight_by_fn[fn.arn]
 
     async def _invoke(self, fn, payload, request_id, client_context, deadline_ms, invoked_arn):
-        env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url)
         t_start = time.monotonic()
         for attempt in range(2):
-            zygote, cold = await self._zygote_for(fn, env)
+            zygote, cold = await self._zygote_for(fn)
+            env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url,
+                               log_stream=zygote.log_stream)
             if zygote.init.error:
                 return self._init_failure(fn, zygote, request_id)
             zygote.inflight += 1
@@ -264,7 +265,7 @@ class SandboxManager:
                     await self._discard(zygote)
         raise AssertionError("unreachable")
 
-    async def _zygote_for(self, fn: FunctionSpec, env: dict[str, str]) -> tuple[Zygote, bool]:
+    async def _zygote_for(self, fn: FunctionSpec) -> tuple[Zygote, bool]:
         """The function's live zygote, starting it (once, however many callers wait) if needed."""
         key = zygote_key(fn)
         zygote = self._zygotes.get(key)
@@ -272,16 +273,21 @@ class SandboxManager:
             return zygote, False
         task = self._starting.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._start_zygote(fn, key, env))
+            task = asyncio.get_running_loop().create_task(self._start_zygote(fn, key))
             self._starting[key] = task
             task.add_done_callback(lambda _t: self._starting.pop(key, None))
             zygote = await asyncio.shield(task)
             return zygote, True
         return await asyncio.shield(task), False
 
-    async def _start_zygote(self, fn: FunctionSpec, key: str, env: dict[str, str]) -> Zygote:
+    async def _start_zygote(self, fn: FunctionSpec, key: str) -> Zygote:
+        for source in (fn.code_dir, fn.rootfs):
+            if (blocked := blocked_for_sandbox(source)) is not None:
+                raise SandboxUnavailable(f"{blocked} is not readable by the sandbox uid (needs o+rx): "
+                                         f"cannot mount {source}")
         zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{next(self._ids)}", cgroups=self.cgroups,
-                        uid=self.uid, gid=self.gid)
+                        uid=self.uid, gid=self.gid, log_stream=log_stream_name(fn.version))
+        env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url, log_stream=zygote.log_stream)
         outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap,
                                      self._relay.directory if self._relay else None)
         if outcome.error:
@@ -309,7 +315,7 @@ class SandboxManager:
                                 log_tail=report.log_tail(logs), logs=logs, duration_ms=round(init_ms, 2),
                                 billed_ms=report.billed_ms(init_ms, None, False), max_memory_mb=0,
                                 init_duration_ms=None, timed_out=False, error_type=error_type,
-                                memory_size_mb=fn.memory_mb)
+                                memory_size_mb=fn.memory_mb, log_stream_name=zygote.log_stream)
 
     # ------------------------------------------------------------------------------ ready sandboxes
 
@@ -513,7 +519,8 @@ class SandboxManager:
         return InvocationResult(payload=payload, function_error=function_error, log_tail=report.log_tail(logs),
                                 logs=logs, duration_ms=round(duration_ms, 2), billed_ms=billed,
                                 max_memory_mb=max_used, init_duration_ms=round(init_ms, 2) if cold else None,
-                                timed_out=timed_out, error_type=error_type, memory_size_mb=fn.memory_mb)
+                                timed_out=timed_out, error_type=error_type, memory_size_mb=fn.memory_mb,
+                                log_stream_name=zygote.log_stream)
 
     # ------------------------------------------------------------------------------------------ idle
 

@@ -22,9 +22,9 @@ class FunctionSpec:
 
     `code_dir` is the unzipped code (mounted read-only at /var/task); `rootfs` the runtime's filesystem
     (an exported image directory, or `Path("/")` for the host's own system directories, read-only).
-    `code_sha256` and every other field except `role_credentials` select the zygote: a change to any of
-    them starts a fresh Init. `role_credentials` holds AccessKeyId/SecretAccessKey/SessionToken and is
-    re-read at every invocation, so rotating them needs no new Init.
+    `code_sha256` and every other field except `role_credentials` and `reserved_concurrency` select the
+    zygote: a change to any of them starts a fresh Init. `role_credentials` holds AccessKeyId/
+    SecretAccessKey/SessionToken and is re-read at every invocation, so rotating them needs no new Init.
     """
 
     name: str
@@ -41,12 +41,14 @@ class FunctionSpec:
     rootfs: Path = Path("/")
     code_sha256: str = ""
     reserved_concurrency: int | None = None
-    log_stream_name: str | None = None
 
 
 @dataclass(frozen=True)
 class InvocationResult:
-    """One finished invocation. `payload` is the handler's result or AWS's error object (JSON bytes)."""
+    """One finished invocation. `payload` is the handler's result or AWS's error object (JSON bytes).
+
+    `log_stream_name` is the execution environment's stream (`YYYY/MM/DD/[<version>]<32 hex>`, new with
+    every zygote, as AWS starts a stream per environment): where `logs` belong under /aws/lambda/<name>."""
 
     payload: bytes
     function_error: FunctionError | None
@@ -59,6 +61,7 @@ class InvocationResult:
     timed_out: bool
     error_type: str | None = None
     memory_size_mb: int = 128
+    log_stream_name: str = ""
 
 
 class SandboxThrottled(TerrariumError):

@@ -65,6 +65,7 @@ class Zygote:
     cgroups: Cgroups
     uid: int
     gid: int
+    log_stream: str = ""
     proc: asyncio.subprocess.Process | None = None
     sock: socket.socket | None = None
     init: InitOutcome | None = None

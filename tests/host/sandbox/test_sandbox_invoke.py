@@ -219,15 +219,17 @@ def test_sandbox_is_confined(lab):
 def test_environment_and_context_are_aws_shaped(lab):
     creds = {"AccessKeyId": "ASIAEXAMPLEEXAMPLE12", "SecretAccessKey": "s3cr3t", "SessionToken": "tok"}
     fn = lab.fn("app.context_env", name="ctx-fn", memory_mb=192, environment={"MY_VAR": "mine"},
-                role_credentials=creds, log_stream_name="2026/11/28/[$LATEST]abcdef0123456789abcdef0123456789")
+                role_credentials=creds)
     rid = str(uuid.uuid4())
     client_context = json.dumps({"client": {"app_title": "demo"}, "custom": {"k": "v"}, "env": {}})
-    seen = json.loads(lab.invoke(fn, request_id=rid, client_context=client_context,
-                                 invoked_arn=fn.arn + ":live").payload)
+    result = lab.invoke(fn, request_id=rid, client_context=client_context, invoked_arn=fn.arn + ":live")
+    seen = json.loads(result.payload)
+    stream = result.log_stream_name
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", stream)
     assert seen["env"] == {
         "AWS_LAMBDA_FUNCTION_NAME": "ctx-fn", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "192", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/ctx-fn",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/28/[$LATEST]abcdef0123456789abcdef0123456789",
+        "AWS_LAMBDA_LOG_STREAM_NAME": stream,
         "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
         "LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime", "_HANDLER": "app.context_env",
         "TZ": ":UTC", "AWS_ACCESS_KEY_ID": "ASIAEXAMPLEEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
@@ -235,7 +237,8 @@ def test_environment_and_context_are_aws_shaped(lab):
     assert seen["function_name"] == "ctx-fn" and seen["function_version"] == "$LATEST"
     assert seen["memory_limit_in_mb"] == "192" and seen["aws_request_id"] == rid
     assert seen["invoked_function_arn"] == fn.arn + ":live"
-    assert seen["log_group_name"] == "/aws/lambda/ctx-fn"
+    assert seen["log_group_name"] == "/aws/lambda/ctx-fn" and seen["log_stream_name"] == stream
+    assert lab.invoke(fn).log_stream_name == stream
     assert 2500 < seen["remaining"] <= 3000
     assert seen["identity_id"] is None
     assert seen["client_custom"] == {"k": "v"} and seen["client_app_title"] == "demo"

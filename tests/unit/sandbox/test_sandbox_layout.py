@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from runtime.sandbox.cgroups import CgroupsV1, CgroupsV2, detect
 from runtime.sandbox.fake import RecordingSandbox
-from runtime.sandbox.layout import bwrap_argv, function_env, root_args
+from runtime.sandbox.layout import blocked_for_sandbox, bwrap_argv, function_env, root_args
 from runtime.sandbox.manager import zygote_key
 from runtime.sandbox.ports import FunctionSpec
 
@@ -42,6 +44,24 @@ def test_image_rootfs_is_mirrored_read_only(tmp_path):
     assert binds["/var/runtime/lib"] == str(tmp_path / "var/runtime/lib")
     assert "/var/task" not in binds and "/home" not in binds and "/proc" not in binds
     assert ["--symlink", "usr/bin", "/bin"] == args[args.index("--symlink"):args.index("--symlink") + 3]
+
+
+def test_paths_the_sandbox_uid_cannot_reach_are_named(tmp_path):
+    assert blocked_for_sandbox(tmp_path) is not None  # pytest's own tmp root is 0700
+    base = Path(tempfile.mkdtemp(prefix="tr-unit-"))
+    try:
+        code = base / "outer" / "code"
+        code.mkdir(parents=True)
+        for d in (base, base / "outer", code):
+            d.chmod(0o755)
+        assert blocked_for_sandbox(code) is None
+        (base / "outer").chmod(0o700)
+        assert blocked_for_sandbox(code) == base / "outer"
+        (base / "outer").chmod(0o755)
+        code.chmod(0o711)
+        assert blocked_for_sandbox(code) == code
+    finally:
+        shutil.rmtree(base)
 
 
 def test_bwrap_argv_shape():
