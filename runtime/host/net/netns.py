@@ -34,10 +34,22 @@ def list_names() -> list[str]:
 
 
 def create(name: str) -> bool:
-    """Create the named namespace; True if it was created, False if it already existed."""
+    """Create the named namespace; True if it was created, False if it already existed.
+
+    A short-lived thread `unshare()`s a new network namespace (per thread, like `setns`) and it is
+    bind-mounted under /run/netns by name. pyroute2's own `netns.create` forks the interpreter,
+    which is unsafe in the threaded server (network.md §2.6).
+    """
     if exists(name):
         return False
-    _netns.create(name)
+
+    def body() -> None:
+        if _libc.unshare(_CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
+        _netns.attach(name, "thread-self")
+
+    _on_thread(body)
     return True
 
 
@@ -54,32 +66,41 @@ def target_path(target: str | int) -> str:
     return target if target.startswith("/") else naming.netns_path(target)
 
 
+def _on_thread(fn: Callable[[], T]) -> T:
+    """Run `fn` on a fresh thread (whose namespace changes die with it); return or raise its outcome."""
+    box: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=body, name="tr-netns")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
 def run_in(path: str, fn: Callable[[], T]) -> T:
     """Run `fn()` in the network namespace at `path` and return its result (or raise its exception)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise NotFound(f"no network namespace at {path}") from exc
-    box: dict[str, object] = {}
 
-    def body() -> None:
-        try:
-            if _libc.setns(fd, _CLONE_NEWNET) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"setns({path}): {os.strerror(err)}")
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
+    def body() -> T:
+        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+        return fn()
 
     try:
-        worker = threading.Thread(target=body, name="tr-netns")
-        worker.start()
-        worker.join()
+        return _on_thread(body)
     finally:
         os.close(fd)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
 
 
 def write_sysctls(values: dict[str, str]) -> None:
