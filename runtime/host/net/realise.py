@@ -274,7 +274,9 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
     with _lock(net.vpc_id):
         netns.create(name)
         _sysctls(path, _VPC_SYSCTLS)
-        saved = tools.read_in(path, {"ipset": ipset.READ, "iptables": iptables.READ, "ebtables": ebtables.READ})
+        l2 = ebtables.render_l2(net)
+        saved = tools.read_in(path, {"ipset": ipset.READ, "iptables": iptables.READ,
+                                     "ebtables": ebtables.read_argv(l2)})
         sets = ipset.desired_sets(net)
         existing_sets = ipset.apply_sets(path, sets, saved["ipset"] or "")
         text = iptables.render_ruleset(net)
@@ -291,7 +293,7 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
             if stale:
                 netns.run_in(path, lambda: links.flush_conntrack(stale))
         _applied[net.vpc_id] = text
-        ebtables.apply_l2(path, ebtables.render_l2(net), "" if refresh else saved["ebtables"] or "")
+        ebtables.apply_l2(path, l2, held=saved["ebtables"] is not None and not refresh)
         ipset.prune_sets(path, existing_sets, set(sets))
         _sysctls(path, _ROUTER_ON)
         links.in_ns(path, lambda ipr: _converge_vpc_links(net, ipr))
