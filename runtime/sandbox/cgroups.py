@@ -3,15 +3,15 @@
 Layout, under every controller used (v1) or the unified tree (v2):
     <root>/                 e.g. tr-lambda, owned by one SandboxManager
       <fn>/                 tr-f-<hash>: bind-mounted into that function's zygote at /run/cg/<name>;
-                            pids.max (1024) and a CPU share proportional to MemorySize, for the function
-        zygote              the zygote's processes; memory limit = MemorySize (bounds Init)
-        <inv>               tr-i-<n>: one invocation, memory controller only; limit set and cgroup.procs
-                            chowned to the sandbox uid by the host, so the sandbox joins it itself before
-                            its first allocation
+                            a CPU weight proportional to MemorySize, for the function
+        zygote              the zygote's processes; memory limit = MemorySize (bounds Init), no CPU cap
+        <inv>               tr-i-<n>: one invocation: memory limit, pids.max 1024, CPU cap of
+                            MemorySize/1769 vCPU; cgroup.procs chowned to the sandbox uid by the host, so
+                            the sandbox joins memory and pids itself before its first allocation, and cpu
+                            once it is built (the cap is for the handler, not for building the sandbox)
 Invocation cgroups are siblings of the zygote's, never children, so concurrent invocations and Init never
-share a memory limit. An invocation joins exactly one cgroup: each v1 migration was measured here at up
-to several ms (three joins per invocation tripled the p50), so pids and CPU are per function (inherited
-from the zygote at fork, no migration) and memory is per invocation.
+share a limit. Each v1 migration was measured here at up to several ms, which is why sandboxes are built
+ahead of their invocation (manager.py): the joins are off the request path.
 All functions are synchronous and blocking; callers run them in a thread.
 Removal is idempotent: missing directories are fine, processes are killed first.
 """
@@ -29,13 +29,15 @@ CGROUP_FS = Path("/sys/fs/cgroup")
 V1_OPTIONAL = ("pids", "cpu")
 PIDS_MAX = 1024
 MB_PER_VCPU = 1769
+CPU_PERIOD_US = 20_000
 
 
 @dataclass(frozen=True)
 class Limits:
     memory_bytes: int | None = None
     pids_max: int | None = None
-    cpu_vcpus: float | None = None
+    cpu_weight_vcpus: float | None = None  # relative share under contention (cpu.shares / cpu.weight)
+    cpu_max_vcpus: float | None = None     # hard cap (CFS quota per period)
 
 
 def cpu_vcpus(memory_mb: int) -> float:
@@ -87,8 +89,13 @@ class Cgroups:
         raise NotImplementedError
 
     def invocation_controllers(self) -> list[str]:
-        """The controller names an invocation joins (under /run/cg/<name>/<inv>/cgroup.procs)."""
+        """The controller names a sandbox joins first thing (under /run/cg/<name>/<inv>/cgroup.procs)."""
         raise NotImplementedError
+
+    def late_controllers(self) -> list[str]:
+        """Controllers the handler process joins once its sandbox is built, just before it waits for its
+        request: the CPU cap then applies to the handler, not to building the sandbox."""
+        return []
 
     def _apply(self, rel: str, limits: Limits) -> None:
         raise NotImplementedError
@@ -124,18 +131,19 @@ class Cgroups:
             for d in dirs.values():
                 os.chown(d / "cgroup.procs", owner, -1)
 
-    def ensure_invocation(self, rel: str, memory_bytes: int, owner: int) -> None:
-        self.ensure(rel, Limits(memory_bytes=memory_bytes), owner, only=self.invocation_controllers())
+    def ensure_invocation(self, rel: str, memory_bytes: int, owner: int, cpu_vcpus: float | None) -> None:
+        """One invocation: memory limit, 1,024 processes/threads, optionally a CPU cap."""
+        self.ensure(rel, Limits(memory_bytes=memory_bytes, pids_max=PIDS_MAX, cpu_max_vcpus=cpu_vcpus), owner,
+                    only=self.invocation_controllers() + self.late_controllers())
 
     def _prepare_parents(self, rel: str) -> None:
         """v2 needs controllers enabled down the tree; v1 needs nothing."""
 
     def ensure_function(self, rel: str, uid: int, memory_mb: int) -> None:
-        """The per-function parent with its pids and CPU limits. On v2, moving a process between two
-        siblings needs write access to their common parent's cgroup.procs, so the sandbox uid gets it
-        (the parent itself can hold no process: its controllers are enabled for its children)."""
-        self.ensure(rel, Limits(pids_max=PIDS_MAX, cpu_vcpus=cpu_vcpus(memory_mb)),
-                    owner=uid if self.version == 2 else None)
+        """The per-function parent with its CPU weight. On v2, moving a process between two siblings needs
+        write access to their common parent's cgroup.procs, so the sandbox uid gets it (the parent itself
+        can hold no process: its controllers are enabled for its children)."""
+        self.ensure(rel, Limits(cpu_weight_vcpus=cpu_vcpus(memory_mb)), owner=uid if self.version == 2 else None)
 
     def procs(self, rel: str) -> list[int]:
         try:
@@ -208,7 +216,10 @@ class CgroupsV1(Cgroups):
         return {c: self.fs / c / self.root / rel if rel else self.fs / c / self.root for c in self.controllers}
 
     def invocation_controllers(self) -> list[str]:
-        return ["memory"]
+        return ["memory"] + (["pids"] if "pids" in self.controllers else [])
+
+    def late_controllers(self) -> list[str]:
+        return ["cpu"] if "cpu" in self.controllers else []
 
     def _apply(self, d: dict[str, Path], limits: Limits) -> None:
         if "memory" in d and limits.memory_bytes:
@@ -217,8 +228,11 @@ class CgroupsV1(Cgroups):
                 _write(d["memory"] / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
         if "pids" in d and limits.pids_max:
             _write(d["pids"] / "pids.max", str(limits.pids_max))
-        if "cpu" in d and limits.cpu_vcpus:
-            _write(d["cpu"] / "cpu.shares", str(max(2, int(1024 * limits.cpu_vcpus))))
+        if "cpu" in d and limits.cpu_weight_vcpus:
+            _write(d["cpu"] / "cpu.shares", str(max(2, int(1024 * limits.cpu_weight_vcpus))))
+        if "cpu" in d and limits.cpu_max_vcpus:
+            _write(d["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+            _write(d["cpu"] / "cpu.cfs_quota_us", str(max(1000, int(CPU_PERIOD_US * limits.cpu_max_vcpus))))
 
     def peak_bytes(self, rel: str) -> int:
         return int(_read(self.dirs(rel)["memory"] / "memory.max_usage_in_bytes"))
@@ -265,8 +279,10 @@ class CgroupsV2(Cgroups):
                 _write(d / "memory.swap.max", "0")
         if limits.pids_max and (d / "pids.max").exists():
             _write(d / "pids.max", str(limits.pids_max))
-        if limits.cpu_vcpus and (d / "cpu.weight").exists():
-            _write(d / "cpu.weight", str(max(1, min(10000, int(100 * limits.cpu_vcpus)))))
+        if limits.cpu_weight_vcpus and (d / "cpu.weight").exists():
+            _write(d / "cpu.weight", str(max(1, min(10000, int(100 * limits.cpu_weight_vcpus)))))
+        if limits.cpu_max_vcpus and (d / "cpu.max").exists():
+            _write(d / "cpu.max", f"{max(1000, int(CPU_PERIOD_US * limits.cpu_max_vcpus))} {CPU_PERIOD_US}")
 
     def peak_bytes(self, rel: str) -> int:
         peak = self.dirs(rel)["unified"] / "memory.peak"

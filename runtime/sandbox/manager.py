@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from runtime.sandbox import report
-from runtime.sandbox.cgroups import Cgroups, detect
+from runtime.sandbox.cgroups import Cgroups, cpu_vcpus, detect
 from runtime.sandbox.endpoint import EndpointRelay
 from runtime.sandbox.layout import blocked_for_sandbox, function_env, log_stream_name
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxThrottled, SandboxUnavailable
@@ -151,7 +151,7 @@ class SandboxManager:
                  cgroup_root: str = "tr-lambda", sandbox_user: int | str = DEFAULT_SANDBOX_UID,
                  account_concurrency: int = 1000, idle_ttl_s: float = 600.0, init_timeout_s: float = 10.0,
                  bill_init: bool = True, bwrap: str = "bwrap", cgroups: Cgroups | None = None,
-                 warm_sandboxes: int = 2) -> None:
+                 warm_sandboxes: int = 2, cpu_limit: bool = True) -> None:
         if not cgroup_root.startswith("tr-"):
             raise ValueError("cgroup_root must carry the tr- prefix")
         self.region = region
@@ -169,6 +169,7 @@ class SandboxManager:
         self.init_timeout_s = init_timeout_s
         self.bill_init = bill_init
         self.warm_sandboxes = warm_sandboxes
+        self.cpu_limit = cpu_limit
         self.bwrap = bwrap
         self.cgroups = cgroups or detect(cgroup_root)
         self._zygotes: dict[str, Zygote] = {}
@@ -324,12 +325,14 @@ class SandboxManager:
         in them and leaves it waiting, confined, for one request."""
         inv_rel = f"{zygote.fn_rel}/tr-i-{next(self._ids)}"
         memory = max(MIN_INVOCATION_MEMORY, fn.memory_mb * MIB - zygote.baseline_bytes)
-        self.cgroups.ensure_invocation(inv_rel, memory, self.uid)
+        self.cgroups.ensure_invocation(inv_rel, memory, self.uid,
+                                       cpu_vcpus(fn.memory_mb) if self.cpu_limit else None)
         host_end, sandbox_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         header = {"cgroup": inv_rel.rsplit("/", 1)[1], "tmp_mb": fn.ephemeral_mb,
-                  "join": self.cgroups.invocation_controllers(), "endpoint_port": self._endpoint_port}
+                  "join": self.cgroups.invocation_controllers(), "join_late": self.cgroups.late_controllers(),
+                  "endpoint_port": self._endpoint_port}
         try:
             zygote.send(header, [sandbox_end.fileno(), result_w, log_w])
         except BaseException:

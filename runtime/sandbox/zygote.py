@@ -15,12 +15,13 @@ Life cycle:
      them; an unused sandbox sees its socket close and exits.
 
 Per invocation (child of the zygote, "keeper"):
-  join the invocation's memory cgroup (already created and chowned by the host) → unshare user, mount,
+  join the invocation's memory and pids cgroups (created and chowned by the host) → unshare user, mount,
   pid, ipc, uts and net namespaces (the nested user namespace gives the capabilities to mount, over nothing
   but these new namespaces) → private fresh /tmp tmpfs of EphemeralStorage size → fork the handler process,
   PID 1 of the new pid namespace → wait for it and report its exit status.
-Handler process: mount its own /proc, hide /run/cg, drop every capability, set no_new_privs, then run the
-handler with AWS's environment and context object and write the result record.
+Handler process: mount its own /proc, join the cpu cgroup (the CPU cap is for the handler, not for
+building the sandbox), hide /run/cg, drop every capability, set no_new_privs, then wait for the request,
+run the handler with AWS's environment and context object and write the result record.
 
 Records on the result pipe, each a JSON header line optionally followed by `len` raw bytes:
   {"kind": "result", "ok": bool, "duration_ns": int, "len": n}  + payload (result JSON or AWS error JSON)
@@ -313,6 +314,8 @@ def _run_handler(handler, req: dict, event_fd: int, result_fd: int) -> None:
 def _handler_process(handler, req: dict, request_fd: int, result_fd: int, log_fd: int) -> None:
     """Finish the sandbox, then wait (fully confined) for the one request this sandbox will ever run."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    for name in req.get("join_late", ()):
+        _write(f"{CG_MOUNT}/{name}/{req['cgroup']}/cgroup.procs", "0")
     _mount("tmpfs", CG_MOUNT, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     _drop_capabilities()

@@ -34,6 +34,7 @@ from runtime.state import Record, Store
 __all__ = ["IamDirectory", "ACCESS_KEY", "GROUP", "INSTANCE_PROFILE", "POLICY", "ROLE", "SESSION", "USER"]
 
 ENTITY_KINDS = {"user": USER, "group": GROUP, "role": ROLE}
+_POLICY_BEARING = {USER, GROUP, ROLE, POLICY}  # a key's last-used write must not flush every caller's policies
 
 
 class IamDirectory:
@@ -44,7 +45,7 @@ class IamDirectory:
         store.subscribe(self._changed)
 
     def _changed(self, keys) -> None:
-        if any(kind.startswith("iam.") for kind, _ in keys):
+        if any(kind in _POLICY_BEARING for kind, _ in keys):
             with self._lock:
                 self._cache.clear()
 

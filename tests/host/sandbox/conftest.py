@@ -55,6 +55,13 @@ def spin(event, context):
         pass
 
 
+def burn(event, context):
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    while time.monotonic() - wall0 < event["seconds"]:
+        pass
+    return {"cpu_share": (time.process_time() - cpu0) / (time.monotonic() - wall0)}
+
+
 def allocate(event, context):
     block = bytearray(event["mb"] * 1024 * 1024)
     for i in range(0, len(block), 4096):

@@ -120,6 +120,13 @@ def test_memory_within_limit_passes_and_peak_is_measured(lab):
     assert int(_report(result)["u"]) == result.max_memory_mb
 
 
+def test_cpu_is_capped_in_proportion_to_memory(lab):
+    small = json.loads(lab.invoke(lab.fn("app.burn", memory_mb=128), b'{"seconds": 0.5}').payload)["cpu_share"]
+    large = json.loads(lab.invoke(lab.fn("app.burn", memory_mb=1769), b'{"seconds": 0.5}').payload)["cpu_share"]
+    assert small < 128 / 1769 * 1.5, small
+    assert large > 3 * small, (small, large)
+
+
 def test_billing_is_the_measured_duration_rounded_up_to_1ms(lab):
     fn = lab.fn("app.sleep")
     lab.invoke(fn, b'{"seconds": 0}')
