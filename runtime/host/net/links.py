@@ -173,24 +173,22 @@ def sync_routes(ipr: IPRoute, wanted: dict[int, set[RouteSpec]], have_links: dic
     `have_links` is a current `links()` dump when the caller has one.
     """
     names = {v["index"]: k for k, v in (have_links or links(ipr)).items()}
-    have: dict[int, dict[RouteSpec, object]] = {}
+    have: dict[int, set[RouteSpec]] = {}
     for msg in ipr.get_routes(family=2):
         table = msg.get("RTA_TABLE") or msg["table"]
-        ours = table >= OUR_TABLES_FROM or (table == RT_TABLE_MAIN and msg["proto"] == RT_PROTO_STATIC)
-        if ours:
-            have.setdefault(table, {})[_route_key(msg, names)] = msg
+        if table >= OUR_TABLES_FROM or (table == RT_TABLE_MAIN and msg["proto"] == RT_PROTO_STATIC):
+            have.setdefault(table, set()).add(_route_key(msg, names))
     for table, routes in have.items():
-        for spec in routes:
-            if spec not in wanted.get(table, set()):
-                try:
-                    ipr.route("del", table=table, dst=spec.dst, priority=spec.metric,
-                              type=spec.kind if spec.kind == "blackhole" else "unicast",
-                              **({"gateway": spec.gateway} if spec.gateway else {}))
-                except NetlinkError as exc:
-                    if exc.code != errno.ESRCH:
-                        raise
+        for spec in routes - wanted.get(table, set()):
+            try:
+                ipr.route("del", table=table, dst=spec.dst, priority=spec.metric,
+                          type=spec.kind if spec.kind == "blackhole" else "unicast",
+                          **({"gateway": spec.gateway} if spec.gateway else {}))
+            except NetlinkError as exc:
+                if exc.code != errno.ESRCH:
+                    raise
     for table, routes in wanted.items():
-        for spec in routes - set(have.get(table, {})):
+        for spec in routes - have.get(table, set()):
             ipr.route("replace", **_route_kwargs(spec, table, ipr))
 
 
@@ -204,17 +202,17 @@ class RuleSpec:
 
 def sync_rules(ipr: IPRoute, wanted: set[RuleSpec]) -> None:
     """Make the IPv4 policy rules with our priorities exactly `wanted`; the kernel's defaults stay."""
-    have = {}
+    have = set()
     for msg in ipr.get_rules(family=2):
         prio = msg.get("FRA_PRIORITY") or 0
         if prio not in (RULE_PRIO_LOCAL, RULE_PRIO_SUBNET):
             continue
         src = f"{msg.get('FRA_SRC')}/{msg['src_len']}" if msg.get("FRA_SRC") else None
         dst = f"{msg.get('FRA_DST')}/{msg['dst_len']}" if msg.get("FRA_DST") else None
-        have[RuleSpec(prio, msg.get("FRA_TABLE") or msg["table"], src, dst)] = msg
-    for spec in set(have) - wanted:
+        have.add(RuleSpec(prio, msg.get("FRA_TABLE") or msg["table"], src, dst))
+    for spec in have - wanted:
         ipr.rule("del", **_rule_kwargs(spec))
-    for spec in wanted - set(have):
+    for spec in wanted - have:
         ipr.rule("add", **_rule_kwargs(spec))
 
 
