@@ -104,7 +104,11 @@ def run_in(path: str, fn: Callable[[], T]) -> T:
 
 
 def write_sysctls(values: dict[str, str]) -> None:
-    """Write `net.*` sysctls of the calling thread's namespace (call through `run_in`)."""
+    """Write `net.*` sysctls of the calling thread's namespace (call through `run_in`).
+
+    Keys are dotted (`net.ipv4.ip_forward`) or, when a component such as an interface name may
+    contain dots, already slashed (`net/ipv6/conf/eth0.5/disable_ipv6`).
+    """
     for key, value in values.items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        with open("/proc/sys/" + (key if "/" in key else key.replace(".", "/")), "w") as f:
             f.write(value)

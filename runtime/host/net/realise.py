@@ -379,14 +379,19 @@ def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0",
         gateway, prefixlen = links.in_ns(path, vpc_side)
 
     def instance_side(ipr) -> None:
-        netns.write_sysctls({f"net.ipv6.conf.{ifname}.disable_ipv6": "1"})
+        netns.write_sysctls({f"net/ipv6/conf/{ifname}/disable_ipv6": "1"})
         links.set_up(ipr, "lo")
         links.ensure_addresses(ipr, ifname, [(ip, prefixlen) for ip in eni.ips])
         links.set_up(ipr, ifname)
         if default_route:
             links.ensure_default_route(ipr, ifname, gateway)
 
-    links.in_ns(tpath, instance_side)
+    try:
+        links.in_ns(tpath, instance_side)
+    except Exception:
+        if state == "absent":  # roll back the veth this call made; a re-attach starts clean
+            detach_eni(vpc_id, eni.eni_id)
+        raise
 
 
 def detach_eni(vpc_id: str, eni_id: str) -> None:
