@@ -29,7 +29,7 @@ CGROUP_FS = Path("/sys/fs/cgroup")
 V1_OPTIONAL = ("pids", "cpu")
 PIDS_MAX = 1024
 MB_PER_VCPU = 1769
-CPU_PERIOD_US = 20_000
+CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ class Limits:
 def cpu_vcpus(memory_mb: int) -> float:
     """AWS's CPU share: 1,769 MB is one vCPU, proportionally below and above."""
     return memory_mb / MB_PER_VCPU
+
+
+def _cpu_quota_us(vcpus: float) -> int:
+    """CFS quota per 100 ms period; the same again may be saved up as burst while the sandbox waits for
+    its request, so a short handler runs at full speed and only a sustained one is held to its share."""
+    return max(1000, int(CPU_PERIOD_US * vcpus))
 
 
 def _read(path: Path) -> str:
@@ -231,8 +237,11 @@ class CgroupsV1(Cgroups):
         if "cpu" in d and limits.cpu_weight_vcpus:
             _write(d["cpu"] / "cpu.shares", str(max(2, int(1024 * limits.cpu_weight_vcpus))))
         if "cpu" in d and limits.cpu_max_vcpus:
+            quota = _cpu_quota_us(limits.cpu_max_vcpus)
             _write(d["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US))
-            _write(d["cpu"] / "cpu.cfs_quota_us", str(max(1000, int(CPU_PERIOD_US * limits.cpu_max_vcpus))))
+            _write(d["cpu"] / "cpu.cfs_quota_us", str(quota))
+            if (d["cpu"] / "cpu.cfs_burst_us").exists():
+                _write(d["cpu"] / "cpu.cfs_burst_us", str(quota))
 
     def peak_bytes(self, rel: str) -> int:
         return int(_read(self.dirs(rel)["memory"] / "memory.max_usage_in_bytes"))
@@ -282,7 +291,10 @@ class CgroupsV2(Cgroups):
         if limits.cpu_weight_vcpus and (d / "cpu.weight").exists():
             _write(d / "cpu.weight", str(max(1, min(10000, int(100 * limits.cpu_weight_vcpus)))))
         if limits.cpu_max_vcpus and (d / "cpu.max").exists():
-            _write(d / "cpu.max", f"{max(1000, int(CPU_PERIOD_US * limits.cpu_max_vcpus))} {CPU_PERIOD_US}")
+            quota = _cpu_quota_us(limits.cpu_max_vcpus)
+            _write(d / "cpu.max", f"{quota} {CPU_PERIOD_US}")
+            if (d / "cpu.max.burst").exists():
+                _write(d / "cpu.max.burst", str(quota))
 
     def peak_bytes(self, rel: str) -> int:
         peak = self.dirs(rel)["unified"] / "memory.peak"
