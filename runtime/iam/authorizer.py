@@ -12,6 +12,10 @@ Resource policies (S3 bucket policies, Lambda function policies, role trust poli
 - the provider object that implements the operation defines `resource_policy(ctx, resource_arn)`, or
 - a lookup is registered per service: `authorizer.register_resource_policies("s3", lookup)`.
 Both return the policy document (JSON text or a parsed `Policy`) governing `resource_arn`, or None.
+
+Operations that need a second permission (RunInstances with an instance profile, CreateFunction with a role:
+`iam:PassRole` on the role) declare it through the provider: `required_actions(ctx, operation_name, params)`
+returns `(action, resource_arn, extra_condition_keys)` tuples, each decided like the operation's own action.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from runtime.iam.policy import Decision, MalformedPolicy, Policy, PolicyKind
 LOG = logging.getLogger(__name__)
 
 ResourcePolicyLookup = Callable[[RequestContext, str], "str | Policy | None"]
+RequiredAction = tuple[str, str, dict]  # (action, resource ARN, extra condition keys), e.g. iam:PassRole
 _SESSION_TOKEN_STS = {"sts:AssumeRole", "sts:GetCallerIdentity"}
 _PRINCIPAL_TYPES = {"user": "User", "assumed-role": "AssumedRole", "root": "Account"}
 
@@ -120,17 +125,29 @@ class PolicyAuthorizer:
         if policies.session_token and (ctx.service == "iam" or (ctx.service == "sts"
                                                                 and action not in _SESSION_TOKEN_STS)):
             return self._deny(principal.arn, action, resources[0], explicit=False)
-        keys = global_keys(ctx, policies.principal_arn, self.clock())
-        keys.update(op.condition_keys(ctx, params))
+        base = global_keys(ctx, policies.principal_arn, self.clock())
+        keys = {**base, **op.condition_keys(ctx, params)}
         lookup = self._lookup_for(ctx.service, op)
         for resource in resources:
-            resource_policy = self._resource_policy(lookup, ctx, resource)
-            request = engine.RequestContext(principal.arn, principal.account, action, (resource,), keys)
-            decision = engine.evaluate(request, policies.identity, resource_policy, policies.session,
-                                       policies.boundary)
-            if decision is not Decision.ALLOW:
-                return self._deny(principal.arn, action, resource, explicit=decision is Decision.EXPLICIT_DENY)
+            denial = self._decide(ctx, policies, action, resource, keys, self._resource_policy(lookup, ctx, resource))
+            if denial is not None:
+                return denial
+        provider = getattr(op.handler, "__self__", None)
+        required = getattr(provider, "required_actions", None)
+        for extra_action, resource, extra_keys in (required(ctx, op.spec.name, params) if required else ()):
+            denial = self._decide(ctx, policies, extra_action, resource, {**base, **extra_keys}, None)
+            if denial is not None:
+                return denial
         return None
+
+    def _decide(self, ctx: RequestContext, policies: PrincipalPolicies, action: str, resource: str, keys: dict,
+                resource_policy: Policy | None) -> Denial | None:
+        principal = ctx.principal
+        request = engine.RequestContext(principal.arn, principal.account, action, (resource,), keys)
+        decision = engine.evaluate(request, policies.identity, resource_policy, policies.session, policies.boundary)
+        if decision is Decision.ALLOW:
+            return None
+        return self._deny(principal.arn, action, resource, explicit=decision is Decision.EXPLICIT_DENY)
 
     def _lookup_for(self, service: str, op: BoundOperation) -> ResourcePolicyLookup | None:
         lookup = self._resource_policies.get(service)

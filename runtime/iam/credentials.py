@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.api.context import Credential, Principal
-from runtime.errors import NotFound
+from runtime.errors import NotFound, TerrariumError
 from runtime.iam.account import Account
+from runtime.iam.authorizer import parsed
+from runtime.iam.policy import principal_allowed_by_trust
 from runtime.services._shared import arns, ids  # leaf modules: id prefix table and ARN formats
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +59,11 @@ def offset_clock(env: dict | None = None) -> Clock:
             return time.time()
         return time.time() + (float(text) if text else 0.0)
     return now
+
+
+class RoleNotAssumable(TerrariumError):
+    """A workload's role is missing or its trust policy does not trust the service; the caller words the error
+    (Lambda: InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda.")."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,23 @@ class SessionIssuer:
         return self._issue(principal, duration, {"RoleId": role.id, "RoleArn": spec["Arn"],
                                                        "Policy": policy, "PolicyArns": list(policy_arns or []),
                                                        "Source": source})
+
+    def issue_service_session(self, account: str, role_arn: str, service: str, session_name: str,
+                              duration: int = 3600) -> SessionCredentials:
+        """Credentials for a workload: `service` (`ec2.amazonaws.com`, `lambda.amazonaws.com`) assumes `role_arn`.
+
+        Raises RoleNotAssumable unless the role exists in `account` and its trust policy trusts the service.
+        Call again before `expiration` to rotate (IMDS refreshes about five minutes early, as AWS does).
+        """
+        try:
+            role = self.store.find(ROLE, account, arns.parse_iam_arn(role_arn).name.lower())
+        except ValueError:
+            role = None
+        if role is None or role.spec["Arn"] != role_arn:
+            raise RoleNotAssumable(f"role {role_arn} does not exist")
+        if not principal_allowed_by_trust(parsed(role.spec["Trust"], "trust"), {"Service": service}):
+            raise RoleNotAssumable(f"role {role_arn} does not trust {service}")
+        return self.issue_role_session(role, session_name, duration, source=service)
 
     def issue_user_session(self, principal: Principal, duration: int) -> SessionCredentials:
         """GetSessionToken: temporary credentials that act as the (long-term) caller itself."""

@@ -240,3 +240,10 @@ def test_user_can_manage_iam_with_admin_policy(server):
     iam.create_user(UserName=name)
     assert iam.get_user(UserName=name)["User"]["UserName"] == name
     iam.delete_user(UserName=name)
+
+
+def test_logs_denial_is_access_denied_exception(server):
+    user = new_user(server, inline={"only-describe": document(allow("logs:DescribeLogGroups"))})
+    logs = user.client("logs")
+    assert "logGroups" in logs.describe_log_groups()
+    assert error_of(lambda: logs.create_log_group(logGroupName=unique("/denied/"))) == ("AccessDeniedException", 400)

@@ -44,6 +44,16 @@ class Buckets:
     def list_buckets(self, ctx, params):
         return {}
 
+    @operation("PutBucketNotification", action="s3:PutBucketNotification", resources=lambda ctx, p: [BUCKET])
+    def put_notification(self, ctx, params):
+        return {}
+
+    def required_actions(self, ctx, operation_name, params):
+        if operation_name == "PutBucketNotification":
+            return [("iam:PassRole", "arn:aws:iam::111122223333:role/notifier",
+                     {"iam:PassedToService": "s3.amazonaws.com"})]
+        return []
+
     def resource_policy(self, ctx, resource_arn: str) -> str | None:
         return self.policies.get(resource_arn.split("/", 1)[0])
 
@@ -174,3 +184,13 @@ def test_global_condition_keys(world):
     assert keys["aws:CurrentTime"] == "2023-11-14T22:13:20Z" and keys["aws:EpochTime"] == 1_700_000_000
     assert keys["aws:SecureTransport"] is False and keys["aws:PrincipalType"] == "User"
     assert keys["aws:PrincipalArn"] == heidi.principal.arn
+
+
+def test_required_actions_are_decided_too(world):
+    only_s3 = world.user("ivan", doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    denial = world.decide(only_s3, "s3", "PutBucketNotification", {})
+    assert (denial.action, denial.resource) == ("iam:PassRole", "arn:aws:iam::111122223333:role/notifier")
+    passer = world.user("judy", doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                                    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+                                     "Condition": {"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}}}))
+    assert world.decide(passer, "s3", "PutBucketNotification", {}) is None

@@ -105,3 +105,22 @@ def test_offset_clock(tmp_path):
     assert 3599 < clock() - time.time() < 3601
     offset.write_text("")
     assert abs(clock() - time.time()) < 1
+
+
+def test_service_sessions_need_the_roles_trust(store):
+    import json
+    from runtime.iam.credentials import RoleNotAssumable
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                "Principal": {"Service": "lambda.amazonaws.com"}}]})
+    arn = "arn:aws:iam::111122223333:role/service-role/exec"
+    store.put("iam.role", "AROAAAAAAAAAAAAAAAAAA", ACCOUNT.account_id,
+              {"RoleName": "exec", "Arn": arn, "Trust": trust}, name="exec")
+    issuer = SessionIssuer(store, Clock())
+    session = issuer.issue_service_session(ACCOUNT.account_id, arn, "lambda.amazonaws.com", "my-function")
+    assert session.principal.arn == "arn:aws:sts::111122223333:assumed-role/exec/my-function"
+    with pytest.raises(RoleNotAssumable):
+        issuer.issue_service_session(ACCOUNT.account_id, arn, "ec2.amazonaws.com", "i-0123")
+    with pytest.raises(RoleNotAssumable):
+        issuer.issue_service_session(ACCOUNT.account_id, arn.replace("exec", "nope"), "lambda.amazonaws.com", "f")
+    with pytest.raises(RoleNotAssumable):
+        issuer.issue_service_session(ACCOUNT.account_id, "garbage", "lambda.amazonaws.com", "f")
