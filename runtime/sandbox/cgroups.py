@@ -157,6 +157,14 @@ class Cgroups:
         except FileNotFoundError:
             return []
 
+    def signal_all(self, rel: str) -> None:
+        """One SIGKILL pass, without waiting for the processes to be gone."""
+        for pid in self.procs(rel):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def kill(self, rel: str, timeout_s: float = 2.0) -> None:
         """SIGKILL every process in the cgroup until it is empty (v1 has no cgroup.kill)."""
         deadline = time.monotonic() + timeout_s
@@ -309,10 +317,15 @@ class CgroupsV2(Cgroups):
     def usage_bytes(self, rel: str) -> int:
         return int(_read(self.dirs(rel)["unified"] / "memory.current"))
 
-    def kill(self, rel: str, timeout_s: float = 2.0) -> None:
+    def signal_all(self, rel: str) -> None:
         kill_file = self.dirs(rel)["unified"] / "cgroup.kill"
         if kill_file.exists():
             _write(kill_file, "1")
+        else:
+            super().signal_all(rel)
+
+    def kill(self, rel: str, timeout_s: float = 2.0) -> None:
+        self.signal_all(rel)
         super().kill(rel, timeout_s)
 
 

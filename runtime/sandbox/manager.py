@@ -80,7 +80,10 @@ class _Drain:
         self.close()
 
     def snapshot(self) -> _Drained:
-        return _Drained(bytes(self.buf), self.dropped)
+        """What has arrived so far, after reading whatever is waiting in the pipe."""
+        if not self.done.done():
+            self._readable()
+        return self.done.result() if self.done.done() else _Drained(bytes(self.buf), self.dropped)
 
     def close(self) -> None:
         if not self.done.done():
@@ -407,17 +410,26 @@ class SandboxManager:
             except asyncio.TimeoutError:
                 pass
 
+    def _kill_and_measure(self, inv_rel: str) -> tuple[int, bool]:
+        """Blocking: one SIGKILL pass over the invocation's cgroup (the handler process is its pid
+        namespace's init, so the kernel takes the rest down with it), then peak and OOM counter."""
+        self.cgroups.signal_all(inv_rel)
+        return self._measure(inv_rel)
+
     def _measure(self, inv_rel: str) -> tuple[int, bool]:
         """Blocking: peak and OOM counter. Final once the pipes are closed: the handler is gone."""
         return self.cgroups.peak_bytes(inv_rel), self.cgroups.oom_killed(inv_rel)
 
-    async def _retire(self, inv_rel: str, result_drain: _Drain, closed: asyncio.Future) -> None:
-        """After the response: let the keeper exit (or kill it), then remove the cgroup."""
+    async def _retire(self, inv_rel: str, drains: tuple[_Drain, ...], closed: asyncio.Future,
+                      timed_out: bool) -> None:
+        """After the response: let the keeper exit (or kill it), then remove the cgroup. A timed-out
+        sandbox is killed until its pipes close (a keeper still being built joins its cgroup late)."""
         try:
-            await asyncio.wait_for(asyncio.shield(closed), KILL_GRACE_S)
+            await asyncio.wait_for(asyncio.shield(closed), 0 if timed_out else KILL_GRACE_S)
         except asyncio.TimeoutError:
             await self._kill_until_closed(inv_rel, closed)
-        result_drain.close()
+        for drain in drains:
+            drain.close()
         await asyncio.to_thread(self._remove_when_empty, inv_rel)
 
     def _remove_when_empty(self, inv_rel: str) -> None:
@@ -461,19 +473,18 @@ class SandboxManager:
             timed_out = True
         t_done = time.monotonic()
         if timed_out:
-            await self._kill_until_closed(inv_rel, both)
-            result_drain.close()
-            log_drain.close()
-        elif not log_drain.done.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(log_drain.done), KILL_GRACE_S)
-            except asyncio.TimeoutError:
-                await self._kill_until_closed(inv_rel, both)
-                log_drain.close()
-        output = log_drain.done.result()
-        results = result_drain.done.result() if result_drain.done.done() else result_drain.snapshot()
-        peak, oom = await asyncio.to_thread(self._measure, inv_rel)
-        self._background(self._retire(inv_rel, result_drain, both))
+            # SIGKILL everything now and answer at once; reaping and cgroup removal follow in _retire.
+            peak, oom = await asyncio.to_thread(self._kill_and_measure, inv_rel)
+        else:
+            if not log_drain.done.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(log_drain.done), KILL_GRACE_S)
+                except asyncio.TimeoutError:
+                    await self._kill_until_closed(inv_rel, both)
+            peak, oom = await asyncio.to_thread(self._measure, inv_rel)
+        output = log_drain.snapshot()
+        results = result_drain.snapshot()
+        self._background(self._retire(inv_rel, (result_drain, log_drain), both, timed_out))
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
                             host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
 
