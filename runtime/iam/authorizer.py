@@ -13,6 +13,9 @@ Resource policies (S3 bucket policies, Lambda function policies, role trust poli
 - a lookup is registered per service: `authorizer.register_resource_policies("s3", lookup)`.
 Both return the policy document (JSON text or a parsed `Policy`) governing `resource_arn`, or None.
 
+A provider may also rewrite the ARNs its `resources()` functions built from the request before they are
+decided, `resolve_resources(ctx, arns) -> arns` (IAM puts back the stored entity's path).
+
 Operations that need a second permission (RunInstances with an instance profile, CreateFunction with a role:
 `iam:PassRole` on the role) declare it through the provider: `required_actions(ctx, operation_name, params)`
 returns `(action, resource_arn, extra_condition_keys)` tuples, each decided like the operation's own action.
@@ -121,7 +124,10 @@ class PolicyAuthorizer:
         if action == "sts:GetCallerIdentity":
             return None
         policies = self.source.policies_for(credential)
+        provider = getattr(op.handler, "__self__", None)
         resources = op.resources(ctx, params) or ["*"]
+        if resolve := getattr(provider, "resolve_resources", None):
+            resources = resolve(ctx, resources)
         if policies.session_token and (ctx.service == "iam" or (ctx.service == "sts"
                                                                 and action not in _SESSION_TOKEN_STS)):
             return self._deny(principal.arn, action, resources[0], explicit=False)
@@ -132,7 +138,6 @@ class PolicyAuthorizer:
             denial = self._decide(ctx, policies, action, resource, keys, self._resource_policy(lookup, ctx, resource))
             if denial is not None:
                 return denial
-        provider = getattr(op.handler, "__self__", None)
         required = getattr(provider, "required_actions", None)
         for extra_action, resource, extra_keys in (required(ctx, op.spec.name, params) if required else ()):
             denial = self._decide(ctx, policies, extra_action, resource, {**base, **extra_keys}, None)

@@ -247,3 +247,15 @@ def test_logs_denial_is_access_denied_exception(server):
     logs = user.client("logs")
     assert "logGroups" in logs.describe_log_groups()
     assert error_of(lambda: logs.create_log_group(logGroupName=unique("/denied/"))) == ("AccessDeniedException", 400)
+
+
+def test_resources_carry_the_entitys_real_path(server):
+    root = server.client("iam")
+    engineer = unique("engineer")
+    root.create_user(UserName=engineer, Path="/engineering/")
+    manager = new_user(server, inline={"engineering": document(
+        allow(["iam:GetUser", "iam:ListAccessKeys"], f"arn:aws:iam::{server.account_id}:user/engineering/*"))})
+    iam = manager.client("iam")
+    assert iam.get_user(UserName=engineer)["User"]["Path"] == "/engineering/"
+    assert iam.list_access_keys(UserName=engineer)["AccessKeyMetadata"] == []
+    assert error_of(lambda: iam.get_user(UserName=manager.name))[0] == "AccessDenied"

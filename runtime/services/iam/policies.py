@@ -42,7 +42,7 @@ GROUPS = Entity("Group", GROUP, "GroupName", "group_inline")
 ROLES = Entity("Role", ROLE, "RoleName", "role_inline")
 
 
-class PoliciesProvider:
+class PoliciesProvider(res.PathResolver):
     def __init__(self, store: Store, directory: IamDirectory, clock=time.time) -> None:
         self.store = store
         self.directory = directory

@@ -1,12 +1,17 @@
 """The IAM resource ARN each operation is authorised against (`@operation(resources=...)`).
 
-ARNs are built from the request alone, so an entity created with a path is authorised by `user/<name>` (path
-`/`) on later calls; policies that name `user/*` or `user/${aws:username}` behave as in AWS for path-less users.
+The functions build ARNs from the request alone, with path `/` unless the request carries a `Path`; the
+authorizer then asks the provider's `resolve_resources` (`PathResolver`) to replace them with the stored
+entity's real ARN, so a policy naming `user/engineering/*` matches an existing user under that path.
 """
 
 from __future__ import annotations
 
 from runtime.api.context import RequestContext
+from runtime.services._shared.arns import parse_iam_arn
+
+_KINDS = {"user": "iam.user", "group": "iam.group", "role": "iam.role", "instance-profile": "iam.instanceprofile",
+          "policy": "iam.policy"}
 
 
 def _arn(ctx: RequestContext, kind: str, name: str | None, path: str | None = None) -> str:
@@ -45,3 +50,21 @@ def source(ctx: RequestContext, params: dict) -> list[str]:
 
 def anything(ctx: RequestContext, params: dict) -> list[str]:
     return ["*"]
+
+
+class PathResolver:
+    """Mixin for IAM providers (which have `self.store`): existing entities' ARNs with their real paths."""
+
+    def resolve_resources(self, ctx: RequestContext, resources: list[str]) -> list[str]:
+        return [self._stored_arn(ctx, arn) for arn in resources]
+
+    def _stored_arn(self, ctx: RequestContext, arn: str) -> str:
+        try:
+            resource = parse_iam_arn(arn)
+        except ValueError:
+            return arn
+        kind = _KINDS.get(resource.resource_type)
+        if kind is None or resource.account != ctx.account or resource.path != "/":
+            return arn
+        record = self.store.find(kind, ctx.account, resource.name.lower())
+        return record.spec["Arn"] if record is not None else arn

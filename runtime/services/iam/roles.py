@@ -29,7 +29,7 @@ def _max_session(value: int | None) -> int:
     return value
 
 
-class RolesProvider:
+class RolesProvider(res.PathResolver):
     def __init__(self, store: Store, directory: IamDirectory, clock=time.time) -> None:
         self.store = store
         self.directory = directory

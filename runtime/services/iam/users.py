@@ -22,7 +22,7 @@ GROUPS_PER_USER = 10
 NON_USER_CALLER = "Must specify userName when calling with non-User credentials"
 
 
-class UsersProvider:
+class UsersProvider(res.PathResolver):
     def __init__(self, store: Store, directory: IamDirectory, clock=time.time) -> None:
         self.store = store
         self.directory = directory
