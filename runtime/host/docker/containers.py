@@ -11,6 +11,8 @@ Every function is blocking (callers use `asyncio.to_thread`), idempotent, and ra
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.errors import NotFound
@@ -151,3 +153,23 @@ def exec_run(instance_id: str, argv: list[str], user: str = "root") -> tuple[int
         output = client.api.exec_start(exec_id)
         code = client.api.exec_inspect(exec_id)["ExitCode"]
     return code, output
+
+
+def watch(on_event: Callable[[str, str], None], stopped: threading.Event) -> None:
+    """Call `on_event(instance_id, action)` for each start/die/destroy of an instance container until
+    `stopped` is set (blocking: run it in a thread; the event stream is closed to unblock it)."""
+    client = _client()
+    with docker_errors("watching container events"):
+        stream = client.events(decode=True, filters={"type": "container", "label": f"{LABEL_KIND}=instance",
+                                                     "event": ["start", "die", "destroy"]})
+    closer = threading.Thread(target=lambda: (stopped.wait(), stream.close()), daemon=True)
+    closer.start()
+    try:
+        with docker_errors("reading container events"):
+            for event in stream:
+                instance_id = ((event.get("Actor") or {}).get("Attributes") or {}).get(LABEL_INSTANCE)
+                if instance_id:
+                    on_event(instance_id, event.get("Action", ""))
+    except Exception:
+        if not stopped.is_set():
+            raise
