@@ -255,7 +255,7 @@ def _converge_uplink(net: VpcNet, ipr) -> None:
         ipr.route("replace", dst=dst, gateway=VPC_SIDE_IP, oif=idx, flags=["onlink"], proto=links.RT_PROTO_STATIC)
 
 
-def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
+def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> bool:
     """Converge the VPC's namespace, bridges, tables, rules, ruleset, IGW and NAT to exactly `net`.
 
     A new namespace is closed before it has any link: sysctls, then the DROP-policy ruleset, then
@@ -265,6 +265,9 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
     digest chain; `refresh=True` (for an occasional deep resync) replaces both rulesets whole, which
     also undoes edits to any other chain. Moving or removing a public IP, or removing an ENI address,
     clears the conntrack entries that involve it.
+
+    Returns True when this call created the namespace: sockets opened in an earlier namespace of the
+    VPC (IMDS) are dead and must be reopened, and ENIs re-attached.
     """
     validate(net)
     if net.igw_attached:
@@ -272,7 +275,7 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
     name = naming.vpc_netns(net.vpc_id)
     path = naming.netns_path(name)
     with _lock(net.vpc_id):
-        netns.create(name)
+        created = netns.create(name)
         _sysctls(path, _VPC_SYSCTLS)
         l2 = ebtables.render_l2(net)
         saved = tools.read_in(path, {"ipset": ipset.READ, "iptables": iptables.READ,
@@ -300,6 +303,7 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> None:
     if net.igw_attached:
         with _lock(naming.INTERNET_NETNS):
             links.in_ns(naming.netns_path(naming.INTERNET_NETNS), lambda ipr: _converge_uplink(net, ipr))
+    return created
 
 
 def _remove_vpc_netns(name: str) -> None:

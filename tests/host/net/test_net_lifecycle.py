@@ -147,7 +147,7 @@ def test_deleted_bridge_and_flushed_ruleset_are_healed(world):
         subprocess.run(["ip", "netns", "exec", ns, "iptables", "-t", table, "-F"], check=True)
         subprocess.run(["ip", "netns", "exec", ns, "iptables", "-t", table, "-X"], check=True)
     assert tcp(na, "10.0.1.12", 8080, NO) is None              # broken, and closed (policies stay DROP)
-    realise.ensure_vpc(net)
+    assert realise.ensure_vpc(net) is False                    # healed in place, not a new namespace
     assert tcp(na, "10.0.1.12", 8080) == "10.0.1.11"
 
 
@@ -167,6 +167,8 @@ def test_remove_leaves_nothing(world):
     assert names <= realise.list_owned()
     realise.remove_vpc(net.vpc_id)
     realise.remove_vpc(net.vpc_id)                             # a second remove tolerates missing
+    assert realise.ensure_vpc(net) is True                     # a new namespace: IMDS/ENIs must be redone
+    realise.remove_vpc(net.vpc_id)
     realise.detach_eni(net.vpc_id, net.enis[0].eni_id)
     assert not names & realise.list_owned()
     assert naming.vpc_netns(net.vpc_id) not in subprocess.run(["ip", "netns", "list"], capture_output=True,
