@@ -76,6 +76,16 @@ def test_hash_covers_every_file_of_the_folder_and_the_exec_bit(images: Path) -> 
     assert parse_manifest(manifest).hash != second
 
 
+@pytest.mark.parametrize("version", ["BUILDER_VERSION", "ROOTFS_VERSION"])
+def test_hash_covers_the_builder_versions(images: Path, monkeypatch, version: str) -> None:
+    from runtime.host.docker import recipes as module
+
+    manifest = images / "tiny" / "image.toml"
+    first = parse_manifest(manifest).hash
+    monkeypatch.setattr(module, version, "next")
+    assert parse_manifest(manifest).hash != first
+
+
 def test_unrelated_shared_file_does_not_change_the_hash(images: Path) -> None:
     manifest = images / "tiny" / "image.toml"
     first = parse_manifest(manifest).hash

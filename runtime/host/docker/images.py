@@ -38,6 +38,9 @@ ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), 
 # Trimmed from every rootfs (as Debian's slim container images do); copyright files are kept.
 DPKG_EXCLUDES = ("/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*", "/usr/share/lintian/*",
                  "/usr/share/doc/*")
+# Merged /usr set up by mmdebstrap itself where the suite needs it (bookworm): otherwise apt satisfies
+# init-system-helpers with `usrmerge`, which drags 46 MB of perl into every image.
+MERGED_USR_HOOK = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
 # Host keys must be made per instance at first boot, never shipped in the image.
 CUSTOMIZE_HOOKS = ('rm -f "$1"/etc/ssh/ssh_host_*', 'rm -rf "$1"/var/cache/apt/archives/*.deb')
 
@@ -138,6 +141,8 @@ def _rootfs_tarball(r: Recipe, sources: tuple[str, ...], key: str, progress: Pro
         argv.append("--include=" + ",".join(r.packages))
     argv += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
     argv += ["--dpkgopt=path-include=/usr/share/doc/*/copyright"]
+    if MERGED_USR_HOOK.is_dir():
+        argv.append(f"--hook-dir={MERGED_USR_HOOK}")
     argv += [f"--customize-hook={h}" for h in CUSTOMIZE_HOOKS]
     argv += ["--format=tar", r.suite, str(partial), *sources]
     progress(f"  mmdebstrap {r.suite} ({r.variant}, {len(r.packages)} packages) from the host's apt sources")

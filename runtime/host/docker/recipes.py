@@ -1,7 +1,8 @@
 """Image recipes: the manifests under `images/<name>/image.toml`, parsed and hashed without touching Docker.
 
 A recipe's hash covers every file that can change the image: all files of its folder, every file its manifest
-copies in (shared files live in `images/_shared/`), and `BUILDER_VERSION`. The image tag is
+copies in (shared files live in `images/_shared/`), `BUILDER_VERSION` and `ROOTFS_VERSION`. (The host's apt
+sources are not in it: the same recipe keeps its tag, and its AMI id, across hosts and mirrors.) The image tag is
 `terrarium/<name>:<hash>`, so a changed recipe gets a new tag and an unchanged one is never rebuilt.
 
 The root filesystem key is narrower (suite, variant, packages, apt sources, `ROOTFS_VERSION`): changing an init
@@ -19,7 +20,7 @@ from pathlib import Path
 from runtime.errors import NotFound, RealiseError
 
 BUILDER_VERSION = "2"
-ROOTFS_VERSION = "1"
+ROOTFS_VERSION = "2"
 KINDS = ("ami", "lambda-runtime")
 VARIANTS = ("essential", "minbase", "apt", "required", "important", "standard")
 IMAGES_DIR = Path(__file__).resolve().parents[3] / "images"
@@ -157,11 +158,12 @@ def parse_manifest(path: Path) -> Recipe:
 
 
 def recipe_hash(folder: Path, extra: list[Path]) -> str:
-    """Hash of the folder's files plus `extra` files (path relative to images/, exec bit, content)."""
+    """Hash of the builder versions, the folder's files and `extra` files (path relative to images/, exec bit,
+    content)."""
     paths = {p.resolve() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     paths.update(p.resolve() for p in extra)
     root = folder.resolve().parent
-    h = hashlib.sha256(f"builder {BUILDER_VERSION}\n".encode())
+    h = hashlib.sha256(f"builder {BUILDER_VERSION} rootfs {ROOTFS_VERSION}\n".encode())
     for p in sorted(paths):
         rel = p.relative_to(root) if p.is_relative_to(root) else p
         data = p.read_bytes()
