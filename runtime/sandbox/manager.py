@@ -273,8 +273,13 @@ class SandboxManager:
         """The function's live zygote, starting it (once, however many callers wait) if needed."""
         key = zygote_key(fn)
         zygote = self._zygotes.get(key)
+        if zygote is not None and zygote.proc is not None and zygote.proc.returncode is not None:
+            zygote.dead = True  # bwrap exited: the zygote was killed from outside (or crashed)
         if zygote is not None and not zygote.dead:
             return zygote, False
+        if zygote is not None and zygote.inflight == 0:
+            del self._zygotes[key]
+            self._background(self._discard(zygote), None)
         task = self._starting.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._start_zygote(fn, key))
@@ -292,8 +297,13 @@ class SandboxManager:
         zygote = Zygote(key=key, arn=fn.arn, fn_rel=f"tr-f-{key[:10]}-{next(self._ids)}", cgroups=self.cgroups,
                         uid=self.uid, gid=self.gid, log_stream=log_stream_name(fn.version))
         env = function_env(fn, region=self.region, endpoint_url=self.endpoint_url, log_stream=zygote.log_stream)
-        outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap,
-                                     self._relay.directory if self._relay else None)
+        try:
+            outcome = await zygote.start(fn, env, self.init_timeout_s, self.bwrap,
+                                         self._relay.directory if self._relay else None)
+        except OSError as e:
+            await zygote.kill()
+            await zygote.remove_cgroups()
+            raise SandboxUnavailable(f"cannot start the sandbox of {fn.arn}: {e}") from e
         if outcome.error:
             await zygote.remove_cgroups()
         else:
@@ -302,7 +312,7 @@ class SandboxManager:
 
     async def _discard(self, zygote: Zygote) -> None:
         await zygote.kill()
-        await asyncio.gather(*self._background_tasks, return_exceptions=True)
+        await asyncio.gather(*zygote.tasks, return_exceptions=True)
         while zygote.ready:
             zygote.ready.popleft().close()
         await zygote.remove_cgroups()
@@ -361,7 +371,7 @@ class SandboxManager:
         missing = self.warm_sandboxes - len(zygote.ready) - zygote.filling
         for _ in range(max(0, missing)):
             zygote.filling += 1
-            self._background(self._fill(zygote, fn))
+            self._background(self._fill(zygote, fn), zygote)
         return sandbox
 
     async def _fill(self, zygote: Zygote, fn: FunctionSpec) -> None:
@@ -393,11 +403,15 @@ class SandboxManager:
             os.close(event)
             sandbox.channel.close()
 
-    def _background(self, coro) -> None:
-        """Work off the response path (pool refills, cgroup removal); close() and _discard() await it."""
+    def _background(self, coro, zygote: Zygote | None) -> None:
+        """Work off the response path (pool refills, cgroup removal, discarding a dead zygote). close()
+        awaits all of it; _discard() awaits what belongs to its zygote."""
         task = asyncio.get_running_loop().create_task(coro)
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
+        if zygote is not None:
+            zygote.tasks.add(task)
+            task.add_done_callback(zygote.tasks.discard)
 
     async def _kill_until_closed(self, inv_rel: str, closed: asyncio.Future) -> None:
         """SIGKILL the invocation's cgroup until its pipes close. Repeated, because a keeper that was
@@ -484,7 +498,7 @@ class SandboxManager:
             peak, oom = await asyncio.to_thread(self._measure, inv_rel)
         output = log_drain.snapshot()
         results = result_drain.snapshot()
-        self._background(self._retire(inv_rel, (result_drain, log_drain), both, timed_out))
+        self._background(self._retire(inv_rel, (result_drain, log_drain), both, timed_out), zygote)
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
                             host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
 

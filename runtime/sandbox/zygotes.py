@@ -76,6 +76,7 @@ class Zygote:
     dead: bool = False
     ready: deque = field(default_factory=deque)
     filling: int = 0
+    tasks: set = field(default_factory=set)
     _send_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

@@ -291,6 +291,19 @@ def test_concurrent_invocations_are_separate_sandboxes(lab):
         assert json.loads(result.payload)["counter"] == 1
 
 
+def test_a_zygote_killed_from_outside_is_replaced(lab):
+    fn = lab.fn("app.echo", name="killed-zygote")
+    lab.invoke(fn)
+    zygotes = [pid for pid in _processes_with("zygote.py") if b"killed-zygote" in
+               Path(f"/proc/{pid}/environ").read_bytes()]
+    assert zygotes
+    for pid in zygotes:
+        os.kill(pid, 9)
+    lab.run(asyncio.sleep(0.3))
+    result = lab.invoke(fn, b'{"after": "kill"}')
+    assert json.loads(result.payload) == {"after": "kill"} and result.init_duration_ms is not None
+
+
 def test_invalidate_forces_a_new_init(lab):
     fn = lab.fn("app.echo", name="invalidated")
     lab.invoke(fn)
