@@ -14,25 +14,35 @@ TR_ROOT=${TR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TR_VENV=${TR_VENV:-$TR_ROOT/.venv}
 TR_DOCKERD_LOG=${TR_DOCKERD_LOG:-/var/log/terrarium-dockerd.log}
 
-# Debian package -> a file it installs (a cheap presence test that needs no dpkg database query).
+# Debian package -> how to tell it (or an equivalent) is there: a command name, a path, or "" for dpkg's word.
+# A command counts wherever it comes from, so a host running Docker CE is not offered docker.io.
 declare -gA TR_APT_PACKAGES=(
-    [docker.io]=/usr/sbin/dockerd
-    [iptables]=/usr/sbin/iptables
-    [ipset]=/usr/sbin/ipset
-    [ebtables]=/usr/sbin/ebtables
-    [conntrack]=/usr/sbin/conntrack
-    [mmdebstrap]=/usr/bin/mmdebstrap
-    [bubblewrap]=/usr/bin/bwrap
-    [iproute2]=/usr/sbin/ip
-    [iputils-ping]=/usr/bin/ping
-    [procps]=/usr/bin/pgrep
-    [python3-venv]=/usr/share/doc/python3-venv
-    [openssh-client]=/usr/bin/ssh
-    [uidmap]=/usr/bin/newuidmap
+    [docker.io]=dockerd
+    [iptables]=iptables
+    [ipset]=ipset
+    [ebtables]=ebtables
+    [conntrack]=conntrack
+    [mmdebstrap]=mmdebstrap
+    [bubblewrap]=bwrap
+    [iproute2]=ip
+    [iputils-ping]=ping
+    [procps]=pgrep
+    [python3-venv]=""
+    [openssh-client]=ssh
+    [uidmap]=newuidmap
     [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
     [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
-    [curl]=/usr/bin/curl
+    [curl]=curl
 )
+
+_tr_have() {
+    local pkg=$1 probe=${TR_APT_PACKAGES[$1]}
+    case $probe in
+        "") [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] ;;
+        /*) [[ -e $probe ]] ;;
+        *) command -v "$probe" >/dev/null || [[ -x /usr/sbin/$probe || -x /sbin/$probe ]] ;;
+    esac
+}
 
 tr_step() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 tr_die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; return 1; }
@@ -47,7 +57,7 @@ tr_require_root() {
 tr_apt_packages() {
     local pkg missing=()
     for pkg in "${!TR_APT_PACKAGES[@]}"; do
-        [[ -e ${TR_APT_PACKAGES[$pkg]} ]] || missing+=("$pkg")
+        _tr_have "$pkg" || missing+=("$pkg")
     done
     ((${#missing[@]})) || return 0
     tr_step "installing Debian packages: ${missing[*]}"

@@ -65,9 +65,7 @@ def sh(*argv: str, check: bool = True, timeout: float = 60) -> subprocess.Comple
 
 @pytest.fixture(scope="session")
 def built() -> dict[str, images.BuiltImage]:
-    lines: list[str] = []
-    out = images.build(progress=lines.append)
-    return {b.name: b for b in out}
+    return {b.name: b for b in images.build(progress=print)}
 
 
 def wait_for(predicate, timeout: float, what: str):
