@@ -38,6 +38,8 @@ ACCESS_KEY = "iam.accesskey"
 INSTANCE_PROFILE = "iam.instanceprofile"
 SESSION = "sts.session"
 
+_CREDENTIAL_KINDS = {USER, ACCESS_KEY, SESSION}
+_CACHE_LIMIT = 100_000
 LAST_USED_EVERY = 60.0  # seconds between two last-used writes for one key: a busy key costs no write per call
 CLOCK_OFFSET_ENV = "TERRARIUM_CLOCK_OFFSET_FILE"
 
@@ -78,7 +80,11 @@ class SessionCredentials:
 
 
 class CredentialResolver:
-    """Resolves the root key, IAM users' access keys and STS session keys; records keys' last use."""
+    """Resolves the root key, IAM users' access keys and STS session keys; records keys' last use.
+
+    Resolved keys are kept in memory until a user, key or session record changes (store notifications), so a
+    signed request costs no database read.
+    """
 
     def __init__(self, account: Account, store=None, clock: Clock = time.time) -> None:
         self.account = account
@@ -86,17 +92,30 @@ class CredentialResolver:
         self.clock = clock
         self._root = Credential(account.access_key_id, account.secret_access_key, root_principal(account.account_id))
         self._last_written: dict[str, float] = {}
+        self._cache: dict[str, Credential | None] = {}
+        if store is not None:
+            store.subscribe(self._changed)
+
+    def _changed(self, keys) -> None:
+        if any(kind in _CREDENTIAL_KINDS for kind, _ in keys):
+            self._cache = {}
 
     def lookup(self, access_key: str) -> Credential | None:
         if access_key == self.account.access_key_id:
             return self._root
         if self.store is None or len(access_key) != 20:
             return None
+        cache = self._cache
+        if access_key in cache:
+            return cache[access_key]
+        found = None
         if access_key.startswith("AKIA"):
-            return self._user_key(access_key)
-        if access_key.startswith("ASIA"):
-            return self._session(access_key)
-        return None
+            found = self._user_key(access_key)
+        elif access_key.startswith("ASIA"):
+            found = self._session(access_key)
+        if found is not None and len(cache) < _CACHE_LIMIT:
+            cache[access_key] = found
+        return found
 
     def _user_key(self, access_key: str) -> Credential | None:
         try:

@@ -228,3 +228,14 @@ def test_inline_trust_policy_documents_round_trip(server):
     text = trust(account_root(server))
     role = new_role(server, text)
     assert role["AssumeRolePolicyDocument"] == json.loads(text)
+
+
+def test_external_id_condition_in_the_trust_policy(server):
+    user = new_user(server)
+    role = new_role(server, document({"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "sts:AssumeRole",
+                                      "Condition": {"StringEquals": {"sts:ExternalId": "s3cret-id"}}}))
+    sts = user.client("sts")
+    assert error_of(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ext")) == ("AccessDenied", 403)
+    assert error_of(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ext", ExternalId="wrong-id")) == \
+        ("AccessDenied", 403)
+    assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ext", ExternalId="s3cret-id")["Credentials"]

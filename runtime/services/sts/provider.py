@@ -40,6 +40,14 @@ def _role_resource(ctx: RequestContext, params: dict) -> list[str]:
     return [params["RoleArn"]]
 
 
+def _assume_keys(ctx: RequestContext, params: dict) -> dict:
+    """The STS condition keys of an AssumeRole request (trust policies test them)."""
+    keys = {"sts:RoleSessionName": params["RoleSessionName"]}
+    if params.get("ExternalId") is not None:
+        keys["sts:ExternalId"] = params["ExternalId"]
+    return keys
+
+
 class StsProvider:
     def __init__(self, store: Store, issuer: SessionIssuer) -> None:
         self.store = store
@@ -73,7 +81,7 @@ class StsProvider:
         principal = ctx.principal
         return {"UserId": principal.user_id, "Account": principal.account, "Arn": principal.arn}
 
-    @operation("AssumeRole", resources=_role_resource)
+    @operation("AssumeRole", resources=_role_resource, condition_keys=_assume_keys)
     def assume_role(self, ctx: RequestContext, params: dict) -> dict:
         arn, session_name = params["RoleArn"], params["RoleSessionName"]
         if not _SESSION_NAME.fullmatch(session_name):
@@ -94,9 +102,7 @@ class StsProvider:
             raise AwsError("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for "
                                               "this role.")
         keys = {"aws:PrincipalArn": self._caller_role_arn(ctx) or ctx.principal.arn,
-                "aws:SourceIp": ctx.source_ip, "aws:PrincipalAccount": ctx.account}
-        if params.get("ExternalId") is not None:
-            keys["sts:ExternalId"] = params["ExternalId"]
+                "aws:SourceIp": ctx.source_ip, "aws:PrincipalAccount": ctx.account, **_assume_keys(ctx, params)}
         if not principal_allowed_by_trust(parsed(role.spec["Trust"], "trust"), ctx.principal.arn, keys=keys):
             raise denied
         policy = params.get("Policy")
