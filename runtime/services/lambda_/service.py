@@ -1,0 +1,245 @@
+"""What every Lambda provider module shares: lookups, activation (Pending -> Active), and running an invocation.
+
+`LambdaService` is opened by a cleanup context (`start()`/`close()`): it owns the background tasks that
+activate functions and the one task that writes finished invocations to CloudWatch Logs and the billing
+ledger, so a response never waits for those writes. Activation prepares what an invocation needs (the
+unzipped code, the runtime's rootfs) and then flips State/LastUpdateStatus; functions left Pending or
+InProgress by a previous run are activated again at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.api.context import RequestContext
+from runtime.errors import AwsError, NotFound
+from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxPort
+from runtime.services.lambda_ import naming, shapes
+from runtime.services.lambda_.billing import Ledger
+from runtime.services.lambda_.code import CodeStore
+from runtime.services.lambda_.errors import conflict, function_not_found, not_found
+from runtime.services.lambda_.naming import LATEST, FunctionRef
+from runtime.services.lambda_.roles import RoleCredentials
+from runtime.services.lambda_.runtimes import RuntimeImages
+from runtime.services.logs.provider import LogsProvider
+from runtime.state import Record, Store
+
+LOG = logging.getLogger(__name__)
+ASYNC_TOPIC = "lambda.async"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved invocation target: the function, the configuration that runs, and the version it is."""
+
+    function: Record
+    config: Record
+    version: str
+    invoked_arn: str
+
+
+class LambdaService:
+    def __init__(self, store: Store, *, region: str, code: CodeStore, runtimes: RuntimeImages,
+                 sandbox: SandboxPort, credentials: RoleCredentials, logs: LogsProvider, ledger: Ledger,
+                 function_url_base: str) -> None:
+        self.store = store
+        self.region = region
+        self.code = code
+        self.runtimes = runtimes
+        self.sandbox = sandbox
+        self.credentials = credentials
+        self.logs = logs
+        self.ledger = ledger
+        self.function_url_base = function_url_base.rstrip("/")
+        self.async_wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._sink: asyncio.Queue | None = None
+        self._sink_task: asyncio.Task | None = None
+        self._streams: set[tuple[str, str, str]] = set()
+
+    # ---------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._sink = asyncio.Queue()
+        self._sink_task = asyncio.get_running_loop().create_task(self._drain_sink())
+        for record in self.store.list(shapes.FUNCTION):
+            if record.status.get("State") == "Pending" or record.status.get("LastUpdateStatus") == "InProgress":
+                self.schedule_activation(record.id)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sink is not None and self._sink_task is not None:
+            await self._sink.put(None)
+            await self._sink_task
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---------------------------------------------------------------------------- lookups
+
+    def function(self, ref: FunctionRef) -> Record:
+        try:
+            return self.store.get(shapes.FUNCTION, ref.arn)
+        except NotFound:
+            raise function_not_found(ref.arn) from None
+
+    def target(self, ref: FunctionRef) -> Target:
+        """The configuration a qualifier selects: $LATEST, a published version, or an alias's version."""
+        function = self.function(ref)
+        qualifier = ref.qualifier or LATEST
+        if qualifier == LATEST:
+            return Target(function, function, LATEST, ref.qualified_arn if ref.qualifier else ref.arn)
+        version = qualifier
+        if not qualifier.isdigit():
+            try:
+                alias = self.store.get(shapes.ALIAS, ref.qualified_arn)
+            except NotFound:
+                raise function_not_found(ref.qualified_arn) from None
+            version = alias.spec["FunctionVersion"]
+        if version == LATEST:
+            return Target(function, function, LATEST, ref.qualified_arn)
+        try:
+            config = self.store.get(shapes.VERSION, f"{ref.arn}:{version}")
+        except NotFound:
+            raise function_not_found(ref.qualified_arn) from None
+        return Target(function, config, version, ref.qualified_arn)
+
+    def resource_policy(self, ctx: RequestContext, resource_arn: str) -> str | None:
+        """The function's resource policy governing `resource_arn` (the IAM engine's hook), as JSON text."""
+        try:
+            ref = naming.parse(ctx.region, ctx.account, resource_arn)
+        except AwsError:  # not a function ARN ("*"): no resource policy applies
+            return None
+        try:
+            function = self.store.get(shapes.FUNCTION, ref.arn)
+        except NotFound:
+            return None
+        statements = function.spec.get("Policy", {}).get(ref.qualifier or LATEST)
+        return json.dumps(policy_document(statements)) if statements else None
+
+    # ---------------------------------------------------------------------------- activation
+
+    def schedule_activation(self, function_arn: str) -> None:
+        self._spawn(self._activate(function_arn))
+
+    async def _activate(self, function_arn: str) -> None:
+        try:
+            record = self.store.get(shapes.FUNCTION, function_arn)
+        except NotFound:
+            return
+        spec = record.spec
+        try:
+            await asyncio.to_thread(self.code.code_dir, spec["CodeHex"])
+            await asyncio.to_thread(self.runtimes.rootfs, spec["Runtime"])
+        except Exception as exc:  # noqa: BLE001 - any preparation failure is the function's Failed state
+            LOG.warning("activating %s failed: %s", function_arn, exc)
+            self._set_status(function_arn, {"State": "Failed", "StateReason": str(exc)[:500],
+                                            "StateReasonCode": "InternalError", "LastUpdateStatus": "Failed",
+                                            "LastUpdateStatusReason": str(exc)[:500],
+                                            "LastUpdateStatusReasonCode": "InternalError"})
+            return
+        await self.sandbox.invalidate(function_arn)
+        self._set_status(function_arn, {"State": "Active", "StateReason": None, "StateReasonCode": None,
+                                        "LastUpdateStatus": "Successful", "LastUpdateStatusReason": None,
+                                        "LastUpdateStatusReasonCode": None})
+
+    def _set_status(self, function_arn: str, patch: dict) -> None:
+        try:
+            self.store.update_status(shapes.FUNCTION, function_arn, patch)
+        except NotFound:
+            pass
+
+    # ---------------------------------------------------------------------------- invoke
+
+    @staticmethod
+    def check_invocable(target: Target) -> None:
+        status = target.function.status
+        if target.version == LATEST and status.get("State") != "Active":
+            raise conflict("The operation cannot be performed at this time. The function is currently in the "
+                           f"following state: {status.get('State', 'Pending')}")
+        if target.version == LATEST and status.get("LastUpdateStatus") == "InProgress":
+            raise conflict("The operation cannot be performed at this time. An update is in progress for "
+                           f"resource: {target.function.id}")
+
+    async def function_spec(self, target: Target) -> FunctionSpec:
+        spec = target.config.spec
+        account = target.function.account
+        code_dir: Path = await asyncio.to_thread(self.code.code_dir, spec["CodeHex"])
+        rootfs: Path = await asyncio.to_thread(self.runtimes.rootfs, spec["Runtime"])
+        creds = await asyncio.to_thread(self.credentials.for_function, account, spec["Role"], spec["FunctionName"])
+        return FunctionSpec(name=spec["FunctionName"], version=target.version, arn=target.function.id,
+                            handler=spec["Handler"], runtime=spec["Runtime"], code_dir=code_dir,
+                            memory_mb=spec["MemorySize"], timeout_s=spec["Timeout"],
+                            environment=dict(spec.get("Environment") or {}),
+                            ephemeral_mb=spec.get("EphemeralStorage", 512), role_credentials=creds,
+                            rootfs=rootfs, code_sha256=spec["CodeHex"],
+                            reserved_concurrency=target.function.spec.get("ReservedConcurrency"))
+
+    async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
+                  client_context: str | None = None) -> InvocationResult:
+        """Run one invocation in the sandbox; its log lines and usage are recorded after it returns.
+        Raises SandboxThrottled / SandboxUnavailable from the sandbox."""
+        fn = await self.function_spec(target)
+        request_id = request_id or str(uuid.uuid4())
+        result = await self.sandbox.invoke(fn, payload, request_id=request_id, client_context=client_context,
+                                           invoked_arn=target.invoked_arn)
+        if self._sink is not None:
+            self._sink.put_nowait((target.function.account, fn, result, int(time.time() * 1000)))
+        return result
+
+    async def _drain_sink(self) -> None:
+        assert self._sink is not None
+        while True:
+            item = await self._sink.get()
+            if item is None:
+                return
+            batch = [item]
+            while not self._sink.empty():
+                more = self._sink.get_nowait()
+                if more is None:
+                    await asyncio.to_thread(self._record_all, batch)
+                    return
+                batch.append(more)
+            try:
+                await asyncio.to_thread(self._record_all, batch)
+            except Exception:  # noqa: BLE001 - a failed log write must not stop later ones
+                LOG.exception("recording %d invocations failed", len(batch))
+
+    def _record_all(self, batch: list) -> None:
+        for account, fn, result, at_ms in batch:
+            group = f"/aws/lambda/{fn.name}"
+            stream = result.log_stream_name or f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{uuid.uuid4().hex}"
+            if (account, group, stream) not in self._streams:
+                self.logs.ensure_stream(account, self.region, group, stream)
+                self._streams.add((account, group, stream))
+            self.logs.write(account, group, stream, [(at_ms, line) for line in result.logs])
+            self.ledger.record(account, fn.name, memory_mb=fn.memory_mb, billed_ms=result.billed_ms,
+                               ephemeral_mb=fn.ephemeral_mb)
+
+    def enqueue_async(self, function_arn: str, payload: bytes, *, qualifier: str | None = None,
+                      request_id: str | None = None, **extra) -> str:
+        """Queue an Event invocation (durable); the async worker runs it. Returns its request id."""
+        request_id = request_id or str(uuid.uuid4())
+        self.store.enqueue(ASYNC_TOPIC, {"function_arn": function_arn, "payload": payload.decode("utf-8"),
+                                         "qualifier": qualifier, "request_id": request_id,
+                                         **{k: v for k, v in extra.items() if v is not None}})
+        self.async_wakeup.set()
+        return request_id
+
+
+def policy_document(statements: list[dict]) -> dict:
+    return {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+
+
+def not_found_resource() -> Exception:
+    return not_found("The resource you requested does not exist.")
