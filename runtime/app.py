@@ -29,6 +29,14 @@ from runtime.services.iam.roles import RolesProvider
 from runtime.services.iam.simulate import SimulationProvider
 from runtime.services.iam.users import UsersProvider
 from runtime.services.sts.provider import StsProvider
+from runtime.host.docker import images as docker_images
+from runtime.sandbox.manager import SandboxManager
+from runtime.sandbox.ports import SandboxUnavailable
+from runtime.sandbox.rootfs import rootfs_from_image
+from runtime.services.lambda_ import stack as lambda_stack
+from runtime.services.lambda_ import web as lambda_web
+from runtime.services.lambda_.runtimes import RuntimeImages, pick_image
+from runtime.services.lambda_.unavailable import UnavailableSandbox
 from runtime.state import SqliteStore, Store
 
 LOG = logging.getLogger(__name__)
@@ -37,12 +45,14 @@ SETTINGS = web.AppKey("settings", Settings)
 ACCOUNT = web.AppKey("account", accounts.Account)
 STORE = web.AppKey("store", Store)
 GATEWAY = web.AppKey("gateway", Gateway)
+LAMBDA = web.AppKey("lambda", lambda_stack.LambdaStack)
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
 MAX_HEADER_BYTES = 64 * 1024  # large enough that oversized headers still get an AWS-shaped answer
 
 
-def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
+def build_dispatcher(settings: Settings, store: Store,
+                     lambda_: lambda_stack.LambdaStack | None = None) -> Dispatcher:
     dispatcher = Dispatcher()
     clock = offset_clock()
     directory = IamDirectory(store)
@@ -56,6 +66,8 @@ def build_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     dispatcher.register("ec2", ImagesProvider(store))
     dispatcher.register("ec2", InstanceTypesProvider())
     dispatcher.register("logs", LogsProvider(store))
+    for provider in lambda_.providers if lambda_ is not None else ():
+        dispatcher.register("lambda", provider)
     return dispatcher
 
 
@@ -78,13 +90,39 @@ async def _image_catalog_ctx(app: web.Application):
     yield
 
 
+async def _lambda_ctx(app: web.Application):
+    """Sandboxes, then the Lambda service and its async worker; closed in reverse (worker releases its jobs)."""
+    settings, store = app[SETTINGS], app[STORE]
+    sandbox = SandboxManager(region=settings.region, endpoint_url=settings.endpoint,
+                             cgroup_root=lambda_stack.cgroup_root(settings.data_dir),
+                             account_concurrency=lambda_stack.account_concurrency())
+    try:
+        await sandbox.start()
+    except (SandboxUnavailable, OSError) as exc:
+        LOG.warning("Lambda invocations disabled: %s", exc)
+        sandbox = UnavailableSandbox(str(exc))
+    rootfs_cache = lambda_stack.cache_dir() / "rootfs"
+    runtimes = RuntimeImages(lambda name: pick_image(name, docker_images.current, docker_images.list_built),
+                             lambda ref: rootfs_from_image(ref, rootfs_cache))
+    clock = offset_clock()
+    resolver = CredentialResolver(app[ACCOUNT], store, clock)
+    app[LAMBDA] = lambda_stack.LambdaStack.build(
+        store, region=settings.region, endpoint=settings.endpoint, data_dir=settings.data_dir, sandbox=sandbox,
+        runtimes=runtimes, issuer=SessionIssuer(store, clock), lookup_credential=resolver.lookup,
+        authorize=PolicyAuthorizer(IamDirectory(store), clock=clock))
+    await app[LAMBDA].start()
+    yield
+    await app[LAMBDA].close()
+    await sandbox.close()
+
+
 async def _gateway_ctx(app: web.Application):
     settings = app[SETTINGS]
     store = app[STORE]
     clock = offset_clock()
     resolver = CredentialResolver(app[ACCOUNT], store, clock)
     authorizer = PolicyAuthorizer(IamDirectory(store), usage=resolver, clock=clock)
-    app[GATEWAY] = Gateway(build_dispatcher(settings, store), resolver, region=settings.region,
+    app[GATEWAY] = Gateway(build_dispatcher(settings, store, app.get(LAMBDA)), resolver, region=settings.region,
                            authorize=authorizer, clock=clock)
     yield
 
@@ -106,7 +144,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_account_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_image_catalog_ctx)
+    app.cleanup_ctx.append(_lambda_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
     app.router.add_get("/_terrarium/health", health)
+    lambda_web.add_routes(app.router, lambda request: request.app[LAMBDA].web)
     app.router.add_route("*", "/{tail:.*}", aws_endpoint)
     return app
