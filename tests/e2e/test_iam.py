@@ -436,3 +436,47 @@ def test_aws_cli(server, aws_home, tmp_path):
     assert allowed.returncode == 0, allowed.stderr
     denied = subprocess.run([*base, "iam", "list-users"], env=user_env, capture_output=True, text=True, timeout=60)
     assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+
+
+def test_account_alias_summary_and_authorization_details(tmp_path):
+    from tests.server import start_server
+    server = start_server(tmp_path / "data")  # its own account: the counts below are exact
+    try:
+        iam = server.client("iam")
+        assert iam.list_account_aliases()["AccountAliases"] == []
+        assert error_of(lambda: iam.create_account_alias(AccountAlias="Bad_Alias")) == ("ValidationError", 400)
+        iam.create_account_alias(AccountAlias="my-sandbox")
+        assert iam.list_account_aliases()["AccountAliases"] == ["my-sandbox"]
+        user = new_user(server, inline={"own": document(allow("s3:GetObject"))}, attached=(ADMIN,))
+        iam.create_group(GroupName="devs")
+        iam.add_user_to_group(GroupName="devs", UserName=user.name)
+        trust = document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                          "Action": "sts:AssumeRole"})
+        iam.create_role(RoleName="web", AssumeRolePolicyDocument=trust)
+        iam.create_instance_profile(InstanceProfileName="web")
+        iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
+        local = iam.create_policy(PolicyName="local", PolicyDocument=document(allow("ec2:Describe*")))["Policy"]
+        iam.attach_role_policy(RoleName="web", PolicyArn=local["Arn"])
+        summary = iam.get_account_summary()["SummaryMap"]
+        assert (summary["Users"], summary["Groups"], summary["Roles"], summary["Policies"],
+                summary["InstanceProfiles"]) == (1, 1, 1, 1, 1)
+        assert summary["AccessKeysPerUserQuota"] == 2 and summary["VersionsPerPolicyQuota"] == 5
+        details = iam.get_account_authorization_details()
+        (user_detail,) = details["UserDetailList"]
+        assert user_detail["GroupList"] == ["devs"]
+        assert user_detail["UserPolicyList"][0]["PolicyDocument"] == json.loads(document(allow("s3:GetObject")))
+        assert user_detail["AttachedManagedPolicies"] == [{"PolicyName": "AdministratorAccess", "PolicyArn": ADMIN}]
+        (role_detail,) = details["RoleDetailList"]
+        assert role_detail["AssumeRolePolicyDocument"] == json.loads(trust)
+        assert [p["InstanceProfileName"] for p in role_detail["InstanceProfileList"]] == ["web"]
+        assert {p["Arn"] for p in details["Policies"]} == {ADMIN, local["Arn"]}
+        only_roles = iam.get_account_authorization_details(Filter=["Role"])
+        assert only_roles["UserDetailList"] == [] and len(only_roles["RoleDetailList"]) == 1
+        iam.tag_policy(PolicyArn=local["Arn"], Tags=[{"Key": "k", "Value": "v"}])
+        assert iam.list_policy_tags(PolicyArn=local["Arn"])["Tags"] == [{"Key": "k", "Value": "v"}]
+        iam.tag_instance_profile(InstanceProfileName="web", Tags=[{"Key": "tier", "Value": "front"}])
+        assert iam.list_instance_profile_tags(InstanceProfileName="web")["Tags"] == [{"Key": "tier", "Value": "front"}]
+        iam.delete_account_alias(AccountAlias="my-sandbox")
+        assert iam.list_account_aliases()["AccountAliases"] == []
+    finally:
+        server.stop()

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.api import specs
+from runtime.services.iam.account import AccountProvider
 from runtime.services.iam.policies import PoliciesProvider
 from runtime.services.iam.roles import RolesProvider
 from runtime.services.iam.simulate import SimulationProvider
@@ -24,7 +25,8 @@ def _implemented(*providers) -> list[str]:
                   if (spec := getattr(member, "__aws_operation__", None)) is not None)
 
 
-OPERATIONS = {"iam": _implemented(UsersProvider, RolesProvider, PoliciesProvider, SimulationProvider),
+OPERATIONS = {"iam": _implemented(UsersProvider, RolesProvider, PoliciesProvider, SimulationProvider,
+                                    AccountProvider),
               "sts": _implemented(StsProvider)}
 # XML 1.0 cannot carry control characters; see the report of issue 3 for the wire layer's handling of them.
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=70)

@@ -193,6 +193,23 @@ class PoliciesProvider(res.PathResolver):
             out[f"Policy{noun}s"].append({f"{noun}Name": record.spec[f"{noun}Name"], f"{noun}Id": record.id})
         return out
 
+    @operation("TagPolicy", resources=res.policy)
+    def tag_policy(self, ctx: RequestContext, params: dict) -> dict:
+        record = self.directory.customer_policy(ctx.account, params["PolicyArn"])
+        self.store.set_tags(POLICY, record.id, {t["Key"]: t["Value"] for t in params["Tags"]})
+        return {}
+
+    @operation("UntagPolicy", resources=res.policy)
+    def untag_policy(self, ctx: RequestContext, params: dict) -> dict:
+        record = self.directory.customer_policy(ctx.account, params["PolicyArn"])
+        self.store.delete_tags(POLICY, record.id, params["TagKeys"])
+        return {}
+
+    @operation("ListPolicyTags", resources=res.policy)
+    def list_policy_tags(self, ctx: RequestContext, params: dict) -> dict:
+        return shapes.page(shapes.tags(self.directory.customer_policy(ctx.account, params["PolicyArn"])), params,
+                           "Tags")
+
     # ------------------------------------------------------------------ attachments
     def _attach(self, ctx: RequestContext, entity: Entity, params: dict) -> dict:
         record = self._entity(ctx, entity, params)

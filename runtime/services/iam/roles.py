@@ -198,3 +198,19 @@ class RolesProvider(res.PathResolver):
         self.store.update_spec(INSTANCE_PROFILE, profile.id,
                                lambda s: {**s, "Roles": [r for r in s["Roles"] if r != role.id]})
         return {}
+
+    @operation("TagInstanceProfile", resources=res.instance_profile)
+    def tag_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
+        profile = self._profile(ctx, params["InstanceProfileName"])
+        self.store.set_tags(INSTANCE_PROFILE, profile.id, {t["Key"]: t["Value"] for t in params["Tags"]})
+        return {}
+
+    @operation("UntagInstanceProfile", resources=res.instance_profile)
+    def untag_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
+        profile = self._profile(ctx, params["InstanceProfileName"])
+        self.store.delete_tags(INSTANCE_PROFILE, profile.id, params["TagKeys"])
+        return {}
+
+    @operation("ListInstanceProfileTags", resources=res.instance_profile)
+    def list_instance_profile_tags(self, ctx: RequestContext, params: dict) -> dict:
+        return shapes.page(shapes.tags(self._profile(ctx, params["InstanceProfileName"])), params, "Tags")
