@@ -10,7 +10,8 @@ hands its request to a waiting process. Per invocation the host:
   after:  once the result record is in and the handler's output has ended (or the result pipe closed
           without one: a crash, an OOM kill), reads the cgroup's peak and OOM counter and answers; the
           keeper's exit and the cgroup's removal happen after the response.
-Duration is what the handler process measured around the handler, clamped to what the host saw; Max
+Duration is what the handler process measured around the handler (it shares a process with user code,
+so a handler could under-report itself), clamped to what the host saw from request to result; Max
 Memory Used = the zygote's anonymous memory (shared, copy-on-write) + the invocation cgroup's peak, and
 the invocation's memory limit is MemorySize minus that shared part.
 With `endpoint_url`, sandboxes reach Terrarium (and only it) at http://127.0.0.1:<port> through
@@ -101,40 +102,51 @@ class _Records:
     setup_error: str | None = None
 
 
-def _has_result(data: bytes | bytearray) -> bool:
-    """Whether a complete result record has arrived (the handler's outcome is known)."""
+def _records(data: bytes | bytearray, partial: bool = False):
+    """(header, body) pairs from the result pipe, complete ones only (with `partial`, also a last one
+    whose body was cut short). Stops at anything malformed: user code shares the process that writes
+    these, so the stream is parsed, never trusted."""
     pos = 0
     while (nl := data.find(b"\n", pos)) >= 0:
-        header = json.loads(data[pos:nl])
-        end = nl + 1 + header.get("len", 0)
+        try:
+            header = json.loads(data[pos:nl])
+            size = int(header.get("len", 0))
+            kind = header["kind"]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return
+        end = nl + 1 + size
+        if size < 0 or not isinstance(kind, str):
+            return
         if len(data) < end:
-            return False
-        if header["kind"] == "result":
-            return True
+            if partial:
+                yield header, bytes(data[nl + 1:end])
+            return
+        yield header, bytes(data[nl + 1:end])
         pos = end
-    return False
+
+
+def _has_result(data: bytes | bytearray) -> bool:
+    """Whether a complete result record has arrived (the handler's outcome is known)."""
+    return any(header["kind"] == "result" for header, _ in _records(data))
 
 
 def _parse_records(data: bytes) -> _Records:
     rec = _Records()
     logs: list[str] = []
-    pos = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break
-        header = json.loads(data[pos:nl])
-        body = data[nl + 1:nl + 1 + header.get("len", 0)]
-        pos = nl + 1 + header.get("len", 0)
+    for header, body in _records(data, partial=True):
         kind = header["kind"]
-        if kind == "result":
+        complete = len(body) == header.get("len", 0)
+        if kind == "result" and isinstance(header.get("duration_ns"), int) and (
+                complete or header["len"] > MAX_RESPONSE_BYTES):  # cut short by the drain's cap
             rec.result, rec.body = header, body
+        elif not complete:
+            break
         elif kind == "log":
             logs.append(body.decode(errors="replace"))
-        elif kind == "exit":
+        elif kind == "exit" and isinstance(header.get("status"), int):
             rec.exit_status = header["status"]
         elif kind == "setup_error":
-            rec.setup_error = header["message"]
+            rec.setup_error = str(header.get("message"))
     rec.error_logs = tuple(logs)
     return rec
 
@@ -470,12 +482,17 @@ class SandboxManager:
         both = asyncio.gather(result_drain.done, log_drain.done)
         settled = asyncio.get_running_loop().create_future()
 
+        t_result: list[float] = []
+
         def settle(*_) -> None:
             """The outcome is known once the result record is in and the handler's output has ended
             (the keeper's exit record and namespace teardown can follow after the response), or
             when the result pipe closes without a result (a crash or an OOM kill)."""
-            if not settled.done() and (result_drain.done.done() or (
-                    log_drain.done.done() and _has_result(result_drain.buf))):
+            if settled.done():
+                return
+            if not t_result and _has_result(result_drain.buf):
+                t_result.append(time.monotonic())
+            if result_drain.done.done() or (t_result and log_drain.done.done()):
                 settled.set_result(None)
 
         result_drain.on_chunk = settle
@@ -499,8 +516,13 @@ class SandboxManager:
         output = log_drain.snapshot()
         results = result_drain.snapshot()
         self._background(self._retire(inv_rel, (result_drain, log_drain), both, timed_out), zygote)
+        if not timed_out and not results.data and not output.data and await asyncio.to_thread(
+                lambda: not self.cgroups.procs(zygote.zygote_rel)):
+            zygote.dead = True  # the sandbox vanished without a word because its zygote was killed
+            raise ZygoteGone(zygote.key)
+        host_ms = ((t_result[0] if t_result else t_done) - t_send) * 1000
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
-                            host_ms=(t_done - t_send) * 1000, elapsed_s=t_done - t_start)
+                            host_ms=host_ms, elapsed_s=t_done - t_start)
 
     def _result(self, fn, zygote, cold, request_id, results: _Drained, output: _Drained, peak: int, oom: bool,
                 timed_out: bool, host_ms: float, elapsed_s: float) -> InvocationResult:
@@ -520,7 +542,7 @@ class SandboxManager:
             logs.append(report.timeout_log_line(request_id, elapsed_s))
             function_error, status, error_type = "Unhandled", "timeout", "Sandbox.Timedout"
         elif rec.result is not None:
-            duration_ms = min(rec.result["duration_ns"] / 1e6, host_ms)
+            duration_ms = max(0.0, min(rec.result["duration_ns"] / 1e6, host_ms))
             payload = rec.body
             if not rec.result["ok"]:
                 function_error = "Unhandled"

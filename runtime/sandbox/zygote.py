@@ -327,6 +327,7 @@ def _handler_process(handler, req: dict, request_fd: int, result_fd: int, log_fd
     channel.close()
     if not msg or not fds:
         os._exit(0)  # the host discarded this ready sandbox unused
+    os.set_inheritable(result_fd, False)  # the handler's subprocesses inherit stdout/stderr, not this
     _run_handler(handler, {**req, **json.loads(msg)}, fds[0], result_fd)
 
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from runtime.sandbox import report
-from runtime.sandbox.manager import _parse_records
+from runtime.sandbox.manager import _has_result, _parse_records
 
 RID = "8f507cfc-0000-4697-b07a-ac58fc914c95"
 
@@ -73,3 +73,11 @@ def test_result_records_parse_in_any_order():
     rec = _parse_records(data)
     assert rec.result["ok"] and rec.body == body and rec.error_logs == ("[ERR]",) and rec.exit_status == 0
     assert _parse_records(b'{"kind": "exit", "status": -9}\n').result is None
+
+
+def test_malformed_records_are_ignored_not_raised():
+    assert _parse_records(b"garbage\n" + b'{"kind": "exit", "status": 0}\n').exit_status is None
+    assert _parse_records(b'{"kind": "result", "ok": true, "duration_ns": "x", "len": 0}\n').result is None
+    assert not _has_result(b'{"kind": "result", "duration_ns": 1, "len": 10}\nshort')
+    assert not _has_result(b'[1, 2]\n')
+
