@@ -259,3 +259,10 @@ def test_resources_carry_the_entitys_real_path(server):
     assert iam.get_user(UserName=engineer)["User"]["Path"] == "/engineering/"
     assert iam.list_access_keys(UserName=engineer)["AccessKeyMetadata"] == []
     assert error_of(lambda: iam.get_user(UserName=manager.name))[0] == "AccessDenied"
+
+
+def test_lambda_denial_is_access_denied_exception(server):
+    user = new_user(server, inline={"list-only": document(allow("lambda:ListFunctions"))})
+    client = user.client("lambda")
+    assert "Functions" in client.list_functions()
+    assert error_of(lambda: client.get_function(FunctionName=unique("fn"))) == ("AccessDeniedException", 403)
