@@ -45,6 +45,54 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "") if r.get(c) is not None else "-").ljust(widths[c]) for c in columns)
+              for r in rows]
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from runtime import operator
+    report = operator.status(_settings(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"endpoint   {report['endpoint']} ({'serving' if report['serving'] else 'not running'})")
+        print(f"account    {report['account'] or '(not created yet)'}   region {report['region']}")
+        print(f"data dir   {report['data_dir']}")
+        print("\nresources")
+        print(_table([{"kind": k, "count": v} for k, v in report["resources"].items()]))
+        print("\nhost")
+        print(_table([{"check": k, "ok": "yes" if v["ok"] else "NO", "detail": v.get("detail", "")}
+                      for k, v in report["host"].items()]))
+    return 0 if all(v["ok"] for v in report["host"].values()) else 1
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from runtime import operator
+    rows = operator.instances(_settings(args))
+    print(json.dumps(rows, indent=2) if args.json else _table(rows))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from runtime import operator
+    checks = operator.doctor()
+    if args.json:
+        print(json.dumps(checks, indent=2))
+    else:
+        for name, check in checks.items():
+            mark = "ok " if check["ok"] else "FAIL"
+            hint = "" if check["ok"] else f"  -> {check.get('fix', '')}"
+            print(f"[{mark}] {name} {check.get('detail', '')}{hint}")
+    return 0 if all(c["ok"] for c in checks.values()) else 1
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -84,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     creds.add_argument("--json", action="store_true")
     creds.add_argument("--aws-profile", metavar="NAME", help="also write an aws CLI profile NAME")
     creds.set_defaults(func=cmd_credentials)
+
+    for name, func, text in (("status", cmd_status, "endpoint, account, resources and host checks"),
+                             ("ps", cmd_ps, "instances with their containers, ENIs and IPs"),
+                             ("doctor", cmd_doctor, "check the host's prerequisites and say what to do")):
+        command = sub.add_parser(name, help=text)
+        common(command)
+        command.add_argument("--json", action="store_true")
+        command.set_defaults(func=func)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -390,6 +390,9 @@ class SqliteStore:
                 self._conn.execute("DELETE FROM log_events WHERE account = ? AND log_group = ? AND log_stream = ?",
                                    (account, group, stream))
 
+    def count_by_kind(self) -> dict[str, int]:
+        return dict(self._query("SELECT kind, count(*) FROM records GROUP BY kind ORDER BY kind"))
+
     def get_meta(self, key: str, default: Any = None) -> Any:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else default

@@ -117,5 +117,9 @@ class Store(Protocol):
     def delete_log_events(self, account: str, group: str, stream: str | None = None) -> None:
         ...
 
+    def count_by_kind(self) -> dict[str, int]:
+        """How many records of each kind exist (for `terrarium status`)."""
+        ...
+
     def close(self) -> None:
         """Release the database; further calls fail."""
