@@ -266,3 +266,17 @@ def test_lambda_denial_is_access_denied_exception(server):
     client = user.client("lambda")
     assert "Functions" in client.list_functions()
     assert error_of(lambda: client.get_function(FunctionName=unique("fn"))) == ("AccessDeniedException", 403)
+
+
+def test_tag_based_conditions_on_create(server):
+    user = new_user(server, inline={"tagged-only": document(
+        allow(["iam:CreateUser", "iam:TagUser"], Condition={"StringEquals": {"aws:RequestTag/team": "blue"},
+                                                           "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}))})
+    iam = user.client("iam")
+    assert error_of(lambda: iam.create_user(UserName=unique("untagged")))[0] == "AccessDenied"
+    assert error_of(lambda: iam.create_user(UserName=unique("red"), Tags=[{"Key": "team", "Value": "red"}]))[0] == \
+        "AccessDenied"
+    assert error_of(lambda: iam.create_user(UserName=unique("extra"), Tags=[
+        {"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "1"}]))[0] == "AccessDenied"
+    created = iam.create_user(UserName=unique("blue"), Tags=[{"Key": "team", "Value": "blue"}])["User"]
+    assert created["Tags"] == [{"Key": "team", "Value": "blue"}]

@@ -67,10 +67,12 @@ def _value(shape, draw, depth=0):
     if kind == "timestamp":
         return "2020-01-01T00:00:00Z"
     if kind == "list" and depth < 3:
-        return [_value(shape.member, draw, depth + 1) for _ in range(draw(st.integers(0, 2)))]
+        items = [_value(shape.member, draw, depth + 1) for _ in range(draw(st.integers(0, 2)))]
+        return [item for item in items if item is not None]
     if kind == "structure" and depth < 3:
-        return {name: _value(member, draw, depth + 1) for name, member in shape.members.items()
-                if name in shape.required_members or draw(st.booleans())}
+        members = {name: _value(member, draw, depth + 1) for name, member in shape.members.items()
+                   if name in shape.required_members or draw(st.booleans())}
+        return {name: value for name, value in members.items() if value is not None}
     if kind == "map" and depth < 3:
         return {draw(strings): _value(shape.value, draw, depth + 1)}
     return None

@@ -239,3 +239,9 @@ def test_external_id_condition_in_the_trust_policy(server):
     assert error_of(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ext", ExternalId="wrong-id")) == \
         ("AccessDenied", 403)
     assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ext", ExternalId="s3cret-id")["Credentials"]
+
+
+def test_get_access_key_info(server):
+    user = new_user(server, inline={"info": document(allow("sts:GetAccessKeyInfo"))})
+    assert user.client("sts").get_access_key_info(AccessKeyId=user.key["AccessKeyId"])["Account"] == \
+        server.account_id

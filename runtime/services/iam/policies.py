@@ -55,7 +55,7 @@ class PoliciesProvider(res.PathResolver):
         return [r for kind in (USER, GROUP, ROLE) for r in self.store.list(kind, account) if arn in r.spec["Attached"]]
 
     # ------------------------------------------------------------------ managed policies
-    @operation("CreatePolicy", resources=res.policy)
+    @operation("CreatePolicy", resources=res.policy, condition_keys=res.request_tags)
     def create_policy(self, ctx: RequestContext, params: dict) -> dict:
         name = check_name(params["PolicyName"], "policyName")
         path = check_path(params.get("Path"))
@@ -193,7 +193,7 @@ class PoliciesProvider(res.PathResolver):
             out[f"Policy{noun}s"].append({f"{noun}Name": record.spec[f"{noun}Name"], f"{noun}Id": record.id})
         return out
 
-    @operation("TagPolicy", resources=res.policy)
+    @operation("TagPolicy", resources=res.policy, condition_keys=res.request_tags)
     def tag_policy(self, ctx: RequestContext, params: dict) -> dict:
         record = self.directory.customer_policy(ctx.account, params["PolicyArn"])
         self.store.set_tags(POLICY, record.id, {t["Key"]: t["Value"] for t in params["Tags"]})

@@ -52,6 +52,16 @@ def anything(ctx: RequestContext, params: dict) -> list[str]:
     return ["*"]
 
 
+def request_tags(ctx: RequestContext, params: dict) -> dict:
+    """`aws:RequestTag/<key>` and `aws:TagKeys` of a request that creates or tags an entity (tag-based control)."""
+    tags = params.get("Tags") or []
+    keys: dict = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
+    tag_keys = [t["Key"] for t in tags] or params.get("TagKeys") or []
+    if tag_keys:
+        keys["aws:TagKeys"] = list(tag_keys)
+    return keys
+
+
 class PathResolver:
     """Mixin for IAM providers (which have `self.store`): existing entities' ARNs with their real paths."""
 

@@ -36,7 +36,7 @@ class RolesProvider(res.PathResolver):
         self.clock = clock
 
     # ------------------------------------------------------------------ roles
-    @operation("CreateRole", resources=res.role)
+    @operation("CreateRole", resources=res.role, condition_keys=res.request_tags)
     def create_role(self, ctx: RequestContext, params: dict) -> dict:
         name = check_name(params["RoleName"], "roleName")
         path = check_path(params.get("Path"))
@@ -102,7 +102,7 @@ class RolesProvider(res.PathResolver):
         self.store.delete(ROLE, role.id)
         return {}
 
-    @operation("TagRole", resources=res.role)
+    @operation("TagRole", resources=res.role, condition_keys=res.request_tags)
     def tag_role(self, ctx: RequestContext, params: dict) -> dict:
         role = self.directory.role(ctx.account, params["RoleName"])
         self.store.set_tags(ROLE, role.id, {t["Key"]: t["Value"] for t in params["Tags"]})
@@ -140,7 +140,7 @@ class RolesProvider(res.PathResolver):
     def _shape(self, profile: Record) -> dict:
         return shapes.instance_profile(profile, self._roles(profile))
 
-    @operation("CreateInstanceProfile", resources=res.instance_profile)
+    @operation("CreateInstanceProfile", resources=res.instance_profile, condition_keys=res.request_tags)
     def create_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
         name = check_name(params["InstanceProfileName"], "instanceProfileName")
         path = check_path(params.get("Path"))
@@ -199,7 +199,7 @@ class RolesProvider(res.PathResolver):
                                lambda s: {**s, "Roles": [r for r in s["Roles"] if r != role.id]})
         return {}
 
-    @operation("TagInstanceProfile", resources=res.instance_profile)
+    @operation("TagInstanceProfile", resources=res.instance_profile, condition_keys=res.request_tags)
     def tag_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
         profile = self._profile(ctx, params["InstanceProfileName"])
         self.store.set_tags(INSTANCE_PROFILE, profile.id, {t["Key"]: t["Value"] for t in params["Tags"]})

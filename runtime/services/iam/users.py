@@ -37,7 +37,7 @@ class UsersProvider(res.PathResolver):
         return self.directory.user(ctx.account, name)
 
     # ------------------------------------------------------------------ users
-    @operation("CreateUser", resources=res.user)
+    @operation("CreateUser", resources=res.user, condition_keys=res.request_tags)
     def create_user(self, ctx: RequestContext, params: dict) -> dict:
         name = check_name(params["UserName"], "userName")
         path = check_path(params.get("Path"))
@@ -97,7 +97,7 @@ class UsersProvider(res.PathResolver):
         self.store.delete(USER, user.id)
         return {}
 
-    @operation("TagUser", resources=res.user)
+    @operation("TagUser", resources=res.user, condition_keys=res.request_tags)
     def tag_user(self, ctx: RequestContext, params: dict) -> dict:
         user = self.directory.user(ctx.account, params["UserName"])
         self.store.set_tags(USER, user.id, {t["Key"]: t["Value"] for t in params["Tags"]})

@@ -16,7 +16,7 @@ from runtime.api.context import RequestContext
 from runtime.api.dispatch import operation
 from runtime.errors import AwsError, NotFound
 from runtime.iam.authorizer import parsed
-from runtime.iam.credentials import ROLE, SESSION, SessionCredentials, SessionIssuer
+from runtime.iam.credentials import ACCESS_KEY, ROLE, SESSION, SessionCredentials, SessionIssuer
 from runtime.iam.policy import SIZE_QUOTAS, MalformedPolicy, Policy, parse_policy, policy_size, principal_allowed_by_trust
 from runtime.services._shared.arns import parse_iam_arn
 from runtime.state import Record, Store
@@ -119,6 +119,20 @@ class StsProvider:
         if policy is not None or policy_arns:
             out["PackedPolicySize"] = policy_size(policy or "") * 100 // SIZE_QUOTAS["session"]
         return out
+
+    @operation("GetAccessKeyInfo", resources=lambda ctx, params: ["*"])
+    def get_access_key_info(self, ctx: RequestContext, params: dict) -> dict:
+        """The account an access key belongs to. A key Terrarium never issued (AWS would name its real owner)
+        answers the caller's account: there is no other account here to name."""
+        return {"Account": self._key_account(params["AccessKeyId"]) or ctx.account}
+
+    def _key_account(self, key_id: str) -> str | None:
+        for kind in (ACCESS_KEY, SESSION):
+            try:
+                return self.store.get(kind, key_id).account
+            except NotFound:
+                continue
+        return None
 
     @operation("GetSessionToken", resources=lambda ctx, params: ["*"])
     def get_session_token(self, ctx: RequestContext, params: dict) -> dict:
