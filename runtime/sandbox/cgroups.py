@@ -2,8 +2,7 @@
 
 Layout, under every controller used (v1) or the unified tree (v2):
     <root>/                 e.g. tr-lambda, owned by one SandboxManager
-      <fn>/                 tr-f-<hash>: bind-mounted into that function's zygote at /run/cg/<name>;
-                            a CPU weight proportional to MemorySize, for the function
+      <fn>/                 tr-f-<hash>: bind-mounted into that function's zygote at /run/cg/<name>
         zygote              the zygote's processes; memory limit = MemorySize (bounds Init), no CPU cap
         <inv>               tr-i-<n>: one invocation: memory limit, pids.max 1024, CPU cap of
                             MemorySize/1769 vCPU; cgroup.procs chowned to the sandbox uid by the host, so
@@ -36,8 +35,7 @@ CPU_PERIOD_US = 100_000
 class Limits:
     memory_bytes: int | None = None
     pids_max: int | None = None
-    cpu_weight_vcpus: float | None = None  # relative share under contention (cpu.shares / cpu.weight)
-    cpu_max_vcpus: float | None = None     # hard cap (CFS quota per period)
+    cpu_max_vcpus: float | None = None  # hard cap (CFS quota per period)
 
 
 def cpu_vcpus(memory_mb: int) -> float:
@@ -145,11 +143,13 @@ class Cgroups:
     def _prepare_parents(self, rel: str) -> None:
         """v2 needs controllers enabled down the tree; v1 needs nothing."""
 
-    def ensure_function(self, rel: str, uid: int, memory_mb: int) -> None:
-        """The per-function parent with its CPU weight. On v2, moving a process between two siblings needs
-        write access to their common parent's cgroup.procs, so the sandbox uid gets it (the parent itself
-        can hold no process: its controllers are enabled for its children)."""
-        self.ensure(rel, Limits(cpu_weight_vcpus=cpu_vcpus(memory_mb)), owner=uid if self.version == 2 else None)
+    def ensure_function(self, rel: str, uid: int) -> None:
+        """The per-function parent. On v2, moving a process between two siblings needs write access to
+        their common parent's cgroup.procs, so the sandbox uid gets it (the parent itself can hold no
+        process: its controllers are enabled for its children). No CPU weight here: a weight below the
+        default made a 128 MB function wait behind every other host process; the per-invocation cap is
+        AWS's model."""
+        self.ensure(rel, owner=uid if self.version == 2 else None)
 
     def procs(self, rel: str) -> list[int]:
         try:
@@ -242,8 +242,6 @@ class CgroupsV1(Cgroups):
                 _write(d["memory"] / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
         if "pids" in d and limits.pids_max:
             _write(d["pids"] / "pids.max", str(limits.pids_max))
-        if "cpu" in d and limits.cpu_weight_vcpus:
-            _write(d["cpu"] / "cpu.shares", str(max(2, int(1024 * limits.cpu_weight_vcpus))))
         if "cpu" in d and limits.cpu_max_vcpus:
             quota = _cpu_quota_us(limits.cpu_max_vcpus)
             _write(d["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US))
@@ -296,8 +294,6 @@ class CgroupsV2(Cgroups):
                 _write(d / "memory.swap.max", "0")
         if limits.pids_max and (d / "pids.max").exists():
             _write(d / "pids.max", str(limits.pids_max))
-        if limits.cpu_weight_vcpus and (d / "cpu.weight").exists():
-            _write(d / "cpu.weight", str(max(1, min(10000, int(100 * limits.cpu_weight_vcpus)))))
         if limits.cpu_max_vcpus and (d / "cpu.max").exists():
             quota = _cpu_quota_us(limits.cpu_max_vcpus)
             _write(d / "cpu.max", f"{quota} {CPU_PERIOD_US}")

@@ -85,7 +85,7 @@ class Zygote:
 
     def prepare_cgroups(self, memory_mb: int) -> dict[str, Path]:
         """Blocking: the function's cgroup parent and the zygote's own cgroup (limit bounds Init)."""
-        self.cgroups.ensure_function(self.fn_rel, self.uid, memory_mb)
+        self.cgroups.ensure_function(self.fn_rel, self.uid)
         self.cgroups.ensure(self.zygote_rel, Limits(memory_bytes=memory_mb * MIB), owner=self.uid)
         return self.cgroups.dirs(self.fn_rel)
 
