@@ -96,6 +96,8 @@ def global_keys(ctx: RequestContext, principal_arn: str, now: float) -> dict:
             "aws:PrincipalType": _PRINCIPAL_TYPES.get(principal.kind, principal.kind)}
     if principal.kind == "user":
         keys["aws:username"] = principal.name
+    if ctx.credential is not None and ctx.credential.session_token is not None:
+        keys["aws:MultiFactorAuthPresent"] = False  # absent for long-term keys, false for sessions without MFA
     return keys
 
 

@@ -184,6 +184,9 @@ def test_global_condition_keys(world):
     assert keys["aws:CurrentTime"] == "2023-11-14T22:13:20Z" and keys["aws:EpochTime"] == 1_700_000_000
     assert keys["aws:SecureTransport"] is False and keys["aws:PrincipalType"] == "User"
     assert keys["aws:PrincipalArn"] == heidi.principal.arn
+    assert "aws:MultiFactorAuthPresent" not in keys
+    session = world.resolver.lookup(world.issuer.issue_user_session(heidi.principal, 900).access_key_id)
+    assert global_keys(world.ctx(session), heidi.principal.arn, 0)["aws:MultiFactorAuthPresent"] is False
 
 
 def test_required_actions_are_decided_too(world):
