@@ -1,0 +1,20 @@
+"""Function URL response mapping (payload format 2.0 responses)."""
+
+import base64
+import json
+
+from runtime.services.lambda_.web import map_response
+
+
+def test_plain_value_is_a_200_json_body():
+    response = map_response(b'{"a": 1}')
+    assert response.status == 200 and response.body == b'{"a": 1}'
+    assert response.content_type == "application/json"
+
+
+def test_response_object_maps_status_headers_cookies_and_base64_body():
+    payload = {"statusCode": 418, "headers": {"content-type": "text/plain", "x-k": "v"}, "cookies": ["a=1", "b=2"],
+               "body": base64.b64encode(b"teapot").decode(), "isBase64Encoded": True}
+    response = map_response(json.dumps(payload).encode())
+    assert response.status == 418 and response.body == b"teapot"
+    assert response.headers["x-k"] == "v" and response.headers.getall("Set-Cookie") == ["a=1", "b=2"]
