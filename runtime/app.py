@@ -38,6 +38,10 @@ from runtime.services.lambda_ import stack as lambda_stack
 from runtime.services.lambda_ import web as lambda_web
 from runtime.services.lambda_.runtimes import RuntimeImages, pick_image
 from runtime.services.lambda_.unavailable import UnavailableSandbox
+from runtime.host.s3backend import open_backend
+from runtime.services.s3.access import S3Access
+from runtime.services.s3.buckets import BucketsProvider
+from runtime.services.s3.objects import ObjectsProvider
 from runtime.state import SqliteStore, Store
 
 LOG = logging.getLogger(__name__)
@@ -129,6 +133,18 @@ async def _gateway_ctx(app: web.Application):
     yield
 
 
+async def _s3_ctx(app: web.Application):
+    """S3: start the object-store backend (not waited for here) and register the gateway's S3 providers."""
+    gateway, store = app[GATEWAY], app[STORE]
+    async with open_backend(app[SETTINGS].data_dir) as (backend, _supervisor):
+        gateway.dispatcher.register("s3", BucketsProvider(store, backend))
+        gateway.dispatcher.register("s3", ObjectsProvider(store, backend))
+        access = S3Access(store, gateway.authorize)
+        gateway.authorize.register_resource_policies("s3", access.bucket_policy)
+        gateway.authorize = access
+        yield
+
+
 async def health(request: web.Request) -> web.Response:
     app = request.app
     return web.json_response({"status": "ok", "region": app[SETTINGS].region,
@@ -148,6 +164,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_image_catalog_ctx)
     app.cleanup_ctx.append(_lambda_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
+    app.cleanup_ctx.append(_s3_ctx)
     app.router.add_get("/_terrarium/health", health)
     lambda_web.add_routes(app.router, lambda request: request.app[LAMBDA].web)
     app.router.add_route("*", "/{tail:.*}", aws_endpoint)

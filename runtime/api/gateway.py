@@ -5,6 +5,7 @@ other exception is logged and answered as `InternalFailure`, so a client never s
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -23,12 +24,18 @@ from runtime.api.dispatch import BoundOperation, Dispatcher
 from runtime.api.errors import CONSTRAINT, INVALID, MISSING, UNKNOWN, WireError, internal_failure, not_implemented
 from runtime.api.http import HttpRequest, HttpResponse
 from runtime.api.protocols.rest_xml import RestXmlProtocol
-from runtime.api.sigv4 import MAX_SKEW_SECONDS, MalformedAuth, Signature, read_signature, signature_matches
+from runtime.api.sigv4 import (MAX_SKEW_SECONDS, BytesSource, MalformedAuth, PayloadVerifier, Signature,
+                               read_signature, signature_matches)
 from runtime.api.validate import coral_message, validate
 from runtime.errors import AwsError
 
 LOG = logging.getLogger(__name__)
 _DATED_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/")
+_S3_VIRTUAL_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.(?:s3\.[^:]+|localhost)(?::\d+)?$")
+STREAMING = "__aws_streaming__"
+"""Attribute a provider method sets to receive the S3 request body unread, as `ctx.extras["payload"]`."""
+RAW_RESPONSE = "__raw_response__"
+"""Key of a provider result that carries a finished aiohttp response to return as is."""
 BAD_SIGNATURE_MESSAGE = ("The request signature we calculated does not match the signature you provided. "
                          "Check your AWS Secret Access Key and signing method. "
                          "Consult the service documentation for details.")
@@ -64,7 +71,12 @@ class Gateway:
         self.authorize = authorize
         self.clock = clock
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        head = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
+                           request.headers, b"")
+        service, signature, auth_error = self._route(head)
+        if service == "s3":
+            return await self.handle_s3(request, head, signature, auth_error)
         try:
             body = await request.read()
         except web.HTTPException:
@@ -76,6 +88,59 @@ class Gateway:
                            request.headers, body)
         response = await self.handle_http(http, source_ip=request.remote or "127.0.0.1",
                                           secure=request.secure)
+        return web.Response(status=response.status, headers=response.headers, body=response.body)
+
+    async def handle_s3(self, request: web.Request, signed: HttpRequest, signature: Signature | None,
+                        auth_error: AwsError | None) -> web.StreamResponse:
+        """S3 without reading bodies first: the operation comes from method, path and query, authentication
+        from the headers; a provider method marked `STREAMING` gets the verified body as an async iterator
+        (`ctx.extras["payload"]`), every other S3 operation a small body read and verified here. Providers see
+        the aiohttp request in `ctx.extras["request"]` and may answer with `{RAW_RESPONSE: response}`.
+        """
+        info = specs.SERVICES["s3"]
+        model = specs.service_model("s3")
+        protocol = specs.protocol_for(model)
+        request_id = secrets.token_hex(8).upper()
+        http = s3_path_style(signed)
+        try:
+            if auth_error is not None:
+                if "X-Amz-Credential" in request.query:
+                    raise AwsError("AuthorizationQueryParametersError", auth_error.message, 400)
+                raise auth_error
+            if "AWSAccessKeyId" in request.query or request.headers.get("Authorization", "").startswith("AWS "):
+                raise AwsError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                                                 "Please use AWS4-HMAC-SHA256.", 400)
+            operation = s3_operation(model, protocol.operation_for(model, http), http)
+            bound = self.dispatcher.get("s3", operation.name)
+            streaming = bound is not None and getattr(bound.handler, STREAMING, False)
+            if not streaming:
+                signed.body = await request.read()
+            credential = self._authenticate(signed, signature, info, operation)
+            verifier = PayloadVerifier(request.headers, signature, credential.secret)
+            if not streaming:
+                http.body = await verifier.read_all(BytesSource(signed.body))
+            ctx = RequestContext("s3", operation.name, self._region(signature, info), request_id,
+                                 credential.principal, http, request.remote or "127.0.0.1", request.secure,
+                                 credential)
+            ctx.extras["request"] = request
+            if streaming:
+                ctx.extras["payload"] = verifier.iterate(request.content)
+                ctx.extras["verifier"] = verifier
+            params = self._parse(protocol, operation, http, info)
+            if bound is None:
+                raise not_implemented(operation.name, "s3")
+            denial = await self.authorize(ctx, bound, params)
+            if denial is not None:
+                raise denied_error(info, denial)
+            result = await bound(ctx, params)
+            if RAW_RESPONSE in result:
+                return result[RAW_RESPONSE]
+            response = protocol.serialize(operation, result, request_id)
+        except AwsError as error:
+            response = self._error(protocol, model, error, request_id, http)
+        except Exception:
+            LOG.exception("internal failure serving %s %s", http.method, http.path)
+            response = self._error(protocol, model, internal_failure(), request_id, http)
         return web.Response(status=response.status, headers=response.headers, body=response.body)
 
     async def handle_http(self, http: HttpRequest, *, source_ip: str = "127.0.0.1",
@@ -183,6 +248,50 @@ class Gateway:
         return params
 
 
+def _required_wire(operation: OperationModel) -> list[tuple[str, str]]:
+    shape = operation.input_shape
+    if shape is None:
+        return []
+    return [(m.serialization["location"], m.serialization.get("name", n).lower())
+            for n, m in shape.members.items()
+            if n in shape.required_members and m.serialization.get("location") in ("querystring", "header")]
+
+
+@functools.cache
+def _s3_twins(model: ServiceModel, name: str) -> tuple[tuple[OperationModel, tuple], ...]:
+    """Operations sharing `name`'s method and URI, each with the query/header members it requires."""
+    http = model.operation_model(name).http
+    twins = [model.operation_model(other) for other in model.operation_names
+             if model.operation_model(other).http.get("method") == http.get("method")
+             and model.operation_model(other).http.get("requestUri") == http.get("requestUri")]
+    return tuple((op, tuple(_required_wire(op))) for op in twins)
+
+
+def s3_operation(model: ServiceModel, operation: OperationModel, http: HttpRequest) -> OperationModel:
+    """S3 operations that share a method and URI (PutObject/UploadPart/CopyObject, GetObject/ListParts, ...)
+    differ only by the query parameters and headers they require: pick the one whose requirements the request
+    meets most specifically (and the current operation over its deprecated twin: PutBucketLifecycle...)."""
+    query = {k.lower() for k in http.query}
+    best, best_score = operation, (-1, False)
+    for candidate, required in _s3_twins(model, operation.name):
+        present = [(where, name) for where, name in required
+                   if (name in query if where == "querystring" else name in http.headers)]
+        score = (len(required), not candidate.deprecated)
+        if len(present) == len(required) and score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def s3_path_style(http: HttpRequest) -> HttpRequest:
+    """A virtual-hosted S3 request (`Host: <bucket>.s3.<anything>` or `<bucket>.localhost`) as path-style.
+    The signature still covers the request as sent, so callers keep the original for authentication."""
+    found = _S3_VIRTUAL_HOST.match(http.headers.get("Host", "").lower())
+    if found is None:
+        return http
+    path = "/" + found.group("bucket") + (http.path if http.path != "/" else "")
+    return HttpRequest(http.method, path, http.query_string, http.headers, http.body)
+
+
 def _fault(fault: specs.Fault, message: str) -> AwsError:
     code, status = fault
     return AwsError(code, message, status)
@@ -196,6 +305,8 @@ def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
         if first.kind == UNKNOWN:
             return AwsError(info.unknown_param, first.message)
         return AwsError(info.invalid_param, first.message)
+    if info.name == "s3" and first.message.startswith("The XML you provided"):
+        return AwsError("MalformedXML", first.message)
     code = {MISSING: info.missing_param, CONSTRAINT: info.constraint, INVALID: info.invalid_param,
             UNKNOWN: info.invalid_param}[first.kind]
     message = coral_message(errors) if first.kind in (MISSING, CONSTRAINT) else first.message

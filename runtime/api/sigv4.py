@@ -3,22 +3,28 @@
 Verification recomputes exactly what botocore's signers compute (`botocore.auth.SigV4Auth`, `S3SigV4Auth`,
 `SigV4QueryAuth`): S3 paths are used as sent while every other service's path is normalised and encoded once
 more; a present `x-amz-content-sha256` header is taken verbatim as the payload hash; presigned S3 URLs sign
-`UNSIGNED-PAYLOAD`.
+`UNSIGNED-PAYLOAD`. S3 bodies are then checked as they stream by `PayloadVerifier` (that hash, aws-chunked
+chunk and trailer signatures, checksums).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import quote, unquote
 
 from botocore.utils import normalize_url_path
 
 from runtime.api.http import HttpRequest
+from runtime.errors import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -159,3 +165,227 @@ def signature_matches(request: HttpRequest, sig: Signature, secret: str) -> bool
     key = signing_key(secret, sig.date, sig.region, sig.service)
     expected = hmac.new(key, string_to_sign(request, sig).encode("utf-8"), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, sig.signature)
+
+
+# --- S3 payloads: hex hash, UNSIGNED-PAYLOAD, aws-chunked (signed chunks, trailers), checksums ---------------
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+_CHUNKED = {STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+READ_SIZE = 256 * 1024
+
+
+class ByteSource(Protocol):
+    """What aiohttp's `StreamReader` offers and a payload needs."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+    async def readline(self) -> bytes: ...
+    async def readexactly(self, n: int) -> bytes: ...
+
+
+class BytesSource:
+    """A `ByteSource` over a body already in memory (small S3 bodies such as XML documents)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._at = 0
+
+    async def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else min(len(self._data), self._at + n)
+        out = bytes(self._data[self._at:end])
+        self._at = end
+        return out
+
+    async def readline(self) -> bytes:
+        end = bytes(self._data[self._at:]).find(b"\n")
+        return await self.read(-1 if end < 0 else end + 1)
+
+    async def readexactly(self, n: int) -> bytes:
+        out = await self.read(n)
+        if len(out) != n:
+            raise AwsError("IncompleteBody", "You did not provide the number of bytes specified by the "
+                                             "Content-Length HTTP header", 400)
+        return out
+
+
+def is_chunked(headers) -> bool:
+    return headers.get("x-amz-content-sha256", "") in _CHUNKED
+
+
+def decoded_length(headers) -> int | None:
+    """The object size a request carries: `x-amz-decoded-content-length` for aws-chunked, else Content-Length."""
+    text = headers.get("x-amz-decoded-content-length") if is_chunked(headers) else headers.get("Content-Length")
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+class _Crc:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        if self.kind == "crc32":
+            self.value = zlib.crc32(data, self.value)
+            return
+        crc = self.value ^ 0xFFFFFFFF
+        table = _CRC32C
+        for byte in data:
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        self.value = crc ^ 0xFFFFFFFF
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+_CHECKSUM_NAMES = {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"}
+_CHECKSUMS = {"crc32": lambda: _Crc("crc32"), "crc32c": lambda: _Crc("crc32c"), "sha1": hashlib.sha1,
+              "sha256": hashlib.sha256}
+
+
+def _checksum(name: str):
+    algorithm = name.lower().removeprefix("x-amz-checksum-")
+    if algorithm not in _CHECKSUMS:
+        raise AwsError("NotImplemented", f"Terrarium does not verify the {algorithm.upper()} checksum algorithm.",
+                       501, sender_fault=False)
+    return algorithm, _CHECKSUMS[algorithm]()
+
+
+@dataclass
+class PayloadVerifier:
+    """Reads an S3 request body from a `ByteSource` and yields its decoded bytes, verified.
+
+    Every check that needs the whole body (payload SHA-256, Content-MD5, `x-amz-checksum-*` headers or
+    trailers, the final chunk and trailer signatures) is made before the last piece is released, so a
+    consumer that forwards the pieces to a store never completes a body that fails verification: the
+    iterator raises the AWS error instead. `checksums` holds the verified checksums (base64) afterwards.
+    """
+
+    headers: object
+    signature: Signature | None = None
+    secret: str = ""
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    async def iterate(self, source: ByteSource) -> AsyncIterator[bytes]:
+        pending = None
+        async for piece in self._pieces(source):
+            if pending:
+                yield pending
+            pending = piece
+        if pending:
+            yield pending
+
+    async def read_all(self, source: ByteSource) -> bytes:
+        return b"".join([piece async for piece in self.iterate(source)])
+
+    async def _pieces(self, source: ByteSource) -> AsyncIterator[bytes]:
+        declared = self.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+        hashers: dict[str, object] = {}
+        expected: dict[str, str] = {}
+        for name, value in self.headers.items():
+            lowered = name.lower()
+            if lowered.removeprefix("x-amz-checksum-") in _CHECKSUM_NAMES:
+                algorithm, hasher = _checksum(lowered)
+                hashers[algorithm], expected[algorithm] = hasher, value
+        md5 = hashlib.md5() if "Content-MD5" in self.headers else None
+        sha = None
+        if _HEX64.match(declared):
+            sha = hashlib.sha256()
+        elif declared not in _CHUNKED and declared != UNSIGNED_PAYLOAD:
+            raise AwsError("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                                              "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.", 400)
+        chunks = self._chunks(source, declared, hashers, expected) if declared in _CHUNKED else self._raw(source)
+        async for data in chunks:
+            for hasher in (sha, md5, *hashers.values()):
+                if hasher is not None:
+                    hasher.update(data)
+            yield data
+        if sha is not None and sha.hexdigest() != declared:
+            raise AwsError("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not "
+                                                        "match what was computed.", 400)
+        if md5 is not None and base64.b64encode(md5.digest()).decode() != self.headers["Content-MD5"]:
+            raise AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+        for algorithm, hasher in hashers.items():
+            actual = base64.b64encode(hasher.digest()).decode()
+            if actual != expected.get(algorithm):
+                raise AwsError("BadDigest", f"The {algorithm.upper()} you specified did not match the "
+                                            f"calculated checksum.", 400)
+            self.checksums[algorithm] = actual
+
+    @staticmethod
+    async def _raw(source: ByteSource) -> AsyncIterator[bytes]:
+        while data := await source.read(READ_SIZE):
+            yield data
+
+    async def _chunks(self, source: ByteSource, declared: str, hashers: dict, expected: dict
+                      ) -> AsyncIterator[bytes]:
+        signed = declared != STREAMING_UNSIGNED_TRAILER
+        trailer = self.headers.get("x-amz-trailer", "").strip().lower()
+        if trailer:
+            algorithm, hasher = _checksum(trailer)
+            hashers[algorithm] = hasher
+        sig = self.signature
+        if signed and sig is None:
+            raise AwsError("AccessDenied", "Access Denied", 403)
+        key = signing_key(self.secret, sig.date, sig.region, sig.service) if signed else b""
+        scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request" if signed else ""
+        previous = sig.signature if signed else ""
+        while True:
+            header = (await source.readline()).strip().decode("latin-1")
+            size_text, _, extension = header.partition(";")
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise AwsError("IncompleteBody", "The request body is not a valid aws-chunked stream.", 400)
+            data = await source.readexactly(size) if size else b""
+            if signed:
+                claimed = extension.partition("chunk-signature=")[2]
+                to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", sig.timestamp.strftime(TIME_FORMAT), scope,
+                                     previous, EMPTY_SHA256, hashlib.sha256(data).hexdigest()])
+                previous = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(previous, claimed):
+                    raise AwsError("SignatureDoesNotMatch", "The chunk signature does not match.", 403)
+            if size == 0:
+                break
+            await source.readexactly(2)
+            yield data
+        trailer_lines = []
+        while True:
+            line = (await source.readline())
+            text = line.strip().decode("latin-1")
+            if not text:
+                break
+            trailer_lines.append(text)
+        values = {}
+        for text in trailer_lines:
+            name, _, value = text.partition(":")
+            values[name.strip().lower()] = value.strip()
+        if trailer:
+            if trailer not in values:
+                raise AwsError("MalformedTrailerError", "The request contained trailing data that was not "
+                                                        "well-formed or did not conform to our published schema.", 400)
+            expected[trailer.removeprefix("x-amz-checksum-")] = values[trailer]
+        if declared == STREAMING_SIGNED_TRAILER and trailer:
+            canonical = f"{trailer}:{values[trailer]}\n"
+            to_sign = "\n".join(["AWS4-HMAC-SHA256-TRAILER", sig.timestamp.strftime(TIME_FORMAT), scope,
+                                 previous, hashlib.sha256(canonical.encode()).hexdigest()])
+            wanted = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(wanted, values.get("x-amz-trailer-signature", "")):
+                raise AwsError("SignatureDoesNotMatch", "The trailer signature does not match.", 403)

@@ -1,0 +1,25 @@
+"""Bucket names (AWS rules) and the backend names that hide them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from runtime.errors import AwsError
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+BACKEND_PREFIX = "tr-"
+
+
+def check_bucket_name(name: str) -> None:
+    """`InvalidBucketName` unless `name` follows the general-purpose bucket naming rules."""
+    if (not _NAME.match(name) or ".." in name or _IP.match(name) or name.startswith(("xn--", "sthree-"))
+            or name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3")) or ".-" in name or "-." in name):
+        raise AwsError("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=name)
+
+
+def new_backend_name() -> str:
+    """A fresh backend bucket per created bucket: a deleted and re-created bucket never sees old objects,
+    and no client-chosen name ever reaches the backend."""
+    return BACKEND_PREFIX + secrets.token_hex(12)

@@ -1,0 +1,271 @@
+"""Object operations: authorised by the gateway, then proxied to the backend bucket with the bytes streamed.
+
+The gateway has already authenticated, parsed, validated and authorised the call; here the request is
+re-addressed (bucket -> backend bucket, `x-amz-copy-source` likewise), re-signed by the backend client and
+sent on with only the headers S3 semantics need. Large bodies are never held: PutObject and UploadPart read
+from the verified payload iterator and GetObject writes the backend's body as it arrives. Small XML answers
+(listings, multipart, errors) are buffered so the backend's bucket name can be replaced by the client's.
+Notifications are queued after the backend confirmed a change and before the client hears of it.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+from xml.etree.ElementTree import ParseError, fromstring
+
+from aiohttp import web
+
+from runtime.api.context import RequestContext
+from runtime.api.dispatch import operation
+from runtime.api.gateway import RAW_RESPONSE, STREAMING
+from runtime.api.sigv4 import decoded_length, is_chunked
+from runtime.errors import AwsError
+from runtime.host.s3backend import Backend, BackendUnavailable
+from runtime.services.s3.buckets import bucket_arn, unavailable
+from runtime.services.s3.notifications import enqueue_events
+from runtime.services.s3.records import BUCKET, get_bucket
+from runtime.state import Store
+
+STREAM_CHUNK = 256 * 1024
+_FORWARD = {"content-type", "content-md5", "cache-control", "content-disposition", "content-language", "expires",
+            "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "x-amz-tagging",
+            "x-amz-metadata-directive", "x-amz-tagging-directive", "x-amz-copy-source-range",
+            "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since",
+            "x-amz-copy-source-if-unmodified-since", "x-amz-website-redirect-location", "x-amz-checksum-algorithm",
+            "x-amz-checksum-type", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+            "x-amz-object-lock-legal-hold"}
+_DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfer-encoding", "x-amz-request-id",
+                  "x-amz-id-2", "content-length", "owner"}
+_REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+
+
+def object_arn(ctx: RequestContext, params: dict) -> list[str]:
+    return [f"arn:aws:s3:::{params.get('Bucket', '')}/{params.get('Key', '')}"]
+
+
+def deleted_objects_arns(ctx: RequestContext, params: dict) -> list[str]:
+    objects = (params.get("Delete") or {}).get("Objects") or []
+    return [f"arn:aws:s3:::{params.get('Bucket', '')}/{o.get('Key', '')}" for o in objects] or bucket_arn(ctx, params)
+
+
+def list_keys(ctx: RequestContext, params: dict) -> dict:
+    keys = {"s3:prefix": params.get("Prefix") or ""}
+    if params.get("Delimiter"):
+        keys["s3:delimiter"] = params["Delimiter"]
+    if params.get("MaxKeys") is not None:
+        keys["s3:max-keys"] = str(params["MaxKeys"])
+    return keys
+
+
+# name: (action, resources, streams the request body, event name on success)
+PROXIED = {
+    "PutObject": ("s3:PutObject", object_arn, True, "ObjectCreated:Put"),
+    "UploadPart": ("s3:PutObject", object_arn, True, None),
+    "GetObject": ("s3:GetObject", object_arn, False, None),
+    "HeadObject": ("s3:GetObject", object_arn, False, None),
+    "DeleteObject": ("s3:DeleteObject", object_arn, False, "ObjectRemoved:Delete"),
+    "CopyObject": ("s3:PutObject", object_arn, False, "ObjectCreated:Copy"),
+    "UploadPartCopy": ("s3:PutObject", object_arn, False, None),
+    "CreateMultipartUpload": ("s3:PutObject", object_arn, False, None),
+    "CompleteMultipartUpload": ("s3:PutObject", object_arn, False, "ObjectCreated:CompleteMultipartUpload"),
+    "AbortMultipartUpload": ("s3:AbortMultipartUpload", object_arn, False, None),
+    "ListParts": ("s3:ListMultipartUploadParts", object_arn, False, None),
+    "GetObjectTagging": ("s3:GetObjectTagging", object_arn, False, None),
+    "PutObjectTagging": ("s3:PutObjectTagging", object_arn, False, None),
+    "DeleteObjectTagging": ("s3:DeleteObjectTagging", object_arn, False, None),
+    "ListObjects": ("s3:ListBucket", bucket_arn, False, None),
+    "ListObjectsV2": ("s3:ListBucket", bucket_arn, False, None),
+    "ListObjectVersions": ("s3:ListBucketVersions", bucket_arn, False, None),
+    "ListMultipartUploads": ("s3:ListBucketMultipartUploads", bucket_arn, False, None),
+    "DeleteObjects": ("s3:DeleteObject", deleted_objects_arns, False, "ObjectRemoved:Delete"),
+}
+_STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
+
+
+def _proxied(name: str, action: str, resources, streaming: bool, event: str | None):
+    async def handler(self, ctx: RequestContext, params: dict) -> dict:
+        return {RAW_RESPONSE: await self.forward(ctx, params, name, event)}
+    handler.__name__ = name
+    handler = operation(name, action=action, resources=resources,
+                        condition_keys=list_keys if resources is bucket_arn else None)(handler)
+    if streaming:
+        setattr(handler, STREAMING, True)
+    return handler
+
+
+class ObjectsProvider:
+    def __init__(self, store: Store, backend: Backend) -> None:
+        self.store = store
+        self.backend = backend
+
+    async def forward(self, ctx: RequestContext, params: dict, name: str, event: str | None) -> web.StreamResponse:
+        request: web.Request = ctx.extras["request"]
+        failures: list[AwsError] = []
+        record = get_bucket(self.store, params["Bucket"])
+        backend_bucket = record.spec["backend"]
+        key = params.get("Key")
+        headers = self._headers(request, params)
+        if "payload" in ctx.extras:
+            size = decoded_length(request.headers)
+            if size is None:
+                raise AwsError("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+            headers["Content-Length"] = str(size)
+            body = _recording(ctx.extras["payload"], failures)
+        else:
+            body = ctx.http.body
+            if body or request.method in ("PUT", "POST"):
+                headers["Content-Length"] = str(len(body))
+        query = [(k, v) for k, v in request.query.items() if not k.lower().startswith("x-amz-") and k != "x-id"]
+        try:
+            reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
+        except BackendUnavailable as exc:
+            if failures:
+                raise failures[0] from exc
+            raise unavailable() from exc
+        try:
+            if failures:
+                raise failures[0]
+            ok = 200 <= reply.status < 300
+            if ok:
+                self._bookkeep(name, record, key, request)
+            out_headers = self._response_headers(reply, ctx, record, key)
+            if name in ("GetObject",) and ok:
+                if event is None:
+                    return await self._stream(request, reply, out_headers)
+            data = await reply.read()
+            data = data.replace(f">{backend_bucket}<".encode(), f">{record.id}<".encode()).replace(
+                f"/{backend_bucket}/".encode(), f"/{record.id}/".encode())
+            data = data.replace(self.backend.endpoint.url.encode(), f"{request.scheme}://{request.host}".encode())
+            data = _REQUEST_ID.sub(f"<RequestId>{ctx.request_id}</RequestId>".encode(), data)
+            if ok and event is not None:
+                await self._notify(ctx, record, name, event, key, params, reply, data, request)
+            if request.method == "HEAD":
+                out_headers["Content-Length"] = reply.headers.get("Content-Length", "0")
+                return web.Response(status=reply.status, headers=out_headers)
+            return web.Response(status=reply.status, headers=out_headers, body=data)
+        finally:
+            reply.release()
+
+    def _headers(self, request: web.Request, params: dict) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        chunked = is_chunked(request.headers)
+        for name, value in request.headers.items():
+            lowered = name.lower()
+            if lowered in _FORWARD or lowered.startswith("x-amz-meta-") or (
+                    lowered.startswith("x-amz-checksum-") and not chunked and lowered != "x-amz-checksum-mode"):
+                headers[lowered] = value
+        encoding = [e.strip() for e in request.headers.get("Content-Encoding", "").split(",")
+                    if e.strip() and e.strip() != "aws-chunked"]
+        if encoding:
+            headers["content-encoding"] = ",".join(encoding)
+        source = request.headers.get("x-amz-copy-source")
+        if source:
+            headers["x-amz-copy-source"] = self._copy_source(source)
+        return headers
+
+    def _copy_source(self, source: str) -> str:
+        path, _, version = unquote(source).lstrip("/").partition("?")
+        bucket, _, key = path.partition("/")
+        record = get_bucket(self.store, bucket)
+        text = f"/{record.spec['backend']}/{quote(key, safe='/-_.~')}"
+        return text + (f"?{version}" if version else "")
+
+    @staticmethod
+    def _response_headers(reply, ctx: RequestContext, record, key: str | None) -> dict[str, str]:
+        out = {}
+        for name, value in reply.headers.items():
+            lowered = name.lower()
+            if lowered in _DROP_RESPONSE or lowered.startswith("seaweed-"):
+                continue
+            out[name] = value
+        out["x-amz-request-id"] = ctx.request_id
+        out["x-amz-id-2"] = ctx.request_id
+        if key is not None:
+            klass = (record.spec.get("storage_classes") or {}).get(key)
+            if klass:
+                out["x-amz-storage-class"] = klass
+        return out
+
+    @staticmethod
+    async def _stream(request: web.Request, reply, headers: dict[str, str]) -> web.StreamResponse:
+        response = web.StreamResponse(status=reply.status, headers=headers)
+        if reply.content_length is not None:
+            response.content_length = reply.content_length
+        await response.prepare(request)
+        async for chunk in reply.content.iter_chunked(STREAM_CHUNK):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    def _bookkeep(self, name: str, record, key: str | None, request: web.Request) -> None:
+        """Storage classes are Terrarium's: the backend stores everything one way."""
+        if key is None:
+            return
+        klass = request.headers.get("x-amz-storage-class", "STANDARD") if name in _STORES_CLASS else None
+        if name == "DeleteObject" or klass is not None:
+            def update(spec: dict) -> dict:
+                classes = dict(spec.get("storage_classes") or {})
+                if klass and klass != "STANDARD":
+                    classes[key] = klass
+                else:
+                    classes.pop(key, None)
+                return {**spec, "storage_classes": classes}
+            if name == "DeleteObject" or klass != "STANDARD" or key in (record.spec.get("storage_classes") or {}):
+                self.store.update_spec(BUCKET, record.id, update)
+
+    async def _notify(self, ctx, record, name, event, key, params, reply, data, request) -> None:
+        if not (record.spec.get("notification") or {}).get("LambdaFunctionConfigurations"):
+            return
+        version = reply.headers.get("x-amz-version-id")
+        if name == "DeleteObjects":
+            objects = [(k, None, None, None) for k in _deleted_keys(data)]
+        elif name == "DeleteObject":
+            objects = [(key, None, None, version)]
+        else:
+            size, etag = decoded_length(request.headers), reply.headers.get("ETag")
+            if name != "PutObject":
+                size, etag = await self._size_and_etag(record, key, data)
+            objects = [(key, size, etag, version)]
+        enqueue_events(self.store, record, region=record.spec.get("region", ctx.region), event_name=event,
+                       principal_id=ctx.principal.user_id or "anonymous", source_ip=ctx.source_ip,
+                       request_id=ctx.request_id, objects=objects)
+
+    async def _size_and_etag(self, record, key: str, data: bytes) -> tuple[int | None, str | None]:
+        reply = await self.backend.request("HEAD", record.spec["backend"], key, [], {})
+        try:
+            size = reply.content_length
+            return size, reply.headers.get("ETag")
+        finally:
+            reply.release()
+
+
+async def _recording(payload, failures: list[AwsError]):
+    """The payload, remembering a verification failure that aiohttp would otherwise report as a lost
+    connection (the backend saw an incomplete body and stored nothing)."""
+    try:
+        async for piece in payload:
+            yield piece
+    except AwsError as error:
+        failures.append(error)
+        raise
+
+
+def _deleted_keys(data: bytes) -> list[str]:
+    try:
+        root = fromstring(data)
+    except ParseError:
+        return []
+    return [el.text or "" for el in root.iter() if el.tag.endswith("Key") and el.tag.rsplit("}", 1)[-1] == "Key"
+            and _parent_is_deleted(root, el)]
+
+
+def _parent_is_deleted(root, element) -> bool:
+    for deleted in root.iter():
+        if deleted.tag.rsplit("}", 1)[-1] == "Deleted" and element in list(deleted):
+            return True
+    return False
+
+
+for _name, (_action, _resources, _streaming, _event) in PROXIED.items():
+    setattr(ObjectsProvider, _name, _proxied(_name, _action, _resources, _streaming, _event))

@@ -1,0 +1,69 @@
+"""Helpers shared by the S3 end-to-end tests: unique bucket names, raw signed requests, anonymous clients."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore import UNSIGNED
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+
+def bucket_name(prefix: str = "b") -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def anonymous_client(server):
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name=server.region,
+                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+
+
+def raw(method: str, url: str, *, body: bytes = b"", headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body if method in ("PUT", "POST") else None, method=method,
+                                     headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def signed(server, method: str, path: str, *, body: bytes = b"", secret: str | None = None,
+           headers: dict | None = None, signed_body: bytes | None = None) -> tuple[int, dict, bytes]:
+    """A request signed the way botocore signs S3, or with a wrong secret, or whose signed payload hash is
+    that of `signed_body` while `body` is sent."""
+    url = server.endpoint + path
+    request = AWSRequest(method=method, url=url, data=body if signed_body is None else signed_body,
+                         headers=dict(headers or {}))
+    credentials = Credentials(server.access_key, secret or server.secret_key)
+    S3SigV4Auth(credentials, "s3", server.region).add_auth(request)
+    return raw(method, url, body=body, headers=dict(request.headers))
+
+
+def error_code(body: bytes) -> str:
+    text = body.decode()
+    return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""
+
+
+def queued_jobs(data_dir: Path, topic: str) -> list[dict]:
+    """Jobs on a topic, read straight from the database (read-only, so no worker loses one)."""
+    db = sqlite3.connect(f"file:{data_dir / 'state.db'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT payload FROM jobs WHERE topic = ? ORDER BY id", (topic,)).fetchall()
+    finally:
+        db.close()
+    return [json.loads(row[0]) for row in rows]
+
+
+def public_read_policy(bucket: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}]})

@@ -1,0 +1,271 @@
+"""S3 through Terrarium with boto3: buckets, objects, multipart, presigned URLs, errors, notifications."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.parse
+import zlib
+import base64
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.s3_helpers import bucket_name, error_code, queued_jobs, raw, signed
+
+
+@pytest.fixture(scope="module")
+def s3(server):
+    return server.client("s3")
+
+
+@pytest.fixture()
+def bucket(s3):
+    name = bucket_name()
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
+    s3.delete_bucket(Bucket=name)
+
+
+def code_of(error: ClientError) -> str:
+    return error.response["Error"]["Code"]
+
+
+def test_bucket_lifecycle_and_errors(server, s3):
+    name = bucket_name()
+    s3.create_bucket(Bucket=name)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None
+    s3.create_bucket(Bucket=name)  # us-east-1 keeps its legacy answer: 200 for the owner
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as caught:
+        s3.delete_bucket(Bucket=name)
+    assert code_of(caught.value) == "BucketNotEmpty"
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as caught:
+        s3.head_bucket(Bucket=name)
+    assert caught.value.response["Error"]["Code"] == "404"
+    for bad in ("UPPER", "a", "has..dots", "192.168.1.1", "xn--bucket", "bucket-s3alias"):
+        with pytest.raises(ClientError) as caught:
+            s3.create_bucket(Bucket=bad)
+        assert code_of(caught.value) == "InvalidBucketName", bad
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket_name("missing"), Key="k", Body=b"x")
+    assert code_of(caught.value) == "NoSuchBucket"
+
+
+def test_region_rules(server):
+    west = server.client("s3", region_name="eu-west-1")
+    name = bucket_name()
+    with pytest.raises(ClientError) as caught:
+        west.create_bucket(Bucket=name)
+    assert code_of(caught.value) == "IllegalLocationConstraintException"
+    west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    try:
+        assert west.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+        with pytest.raises(ClientError) as caught:
+            west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        assert code_of(caught.value) == "BucketAlreadyOwnedByYou"
+    finally:
+        west.delete_bucket(Bucket=name)
+
+
+def test_objects_round_trip(s3, bucket):
+    body = bytes(range(256)) * 40
+    put = s3.put_object(Bucket=bucket, Key="dir/a b+c.bin", Body=body, Metadata={"colour": "blue"},
+                        ContentType="application/x-test", StorageClass="STANDARD_IA")
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=bucket, Key="dir/a b+c.bin")
+    assert got["Body"].read() == body
+    assert got["Metadata"] == {"colour": "blue"}
+    assert got["ContentType"] == "application/x-test"
+    assert got["StorageClass"] == "STANDARD_IA"
+    head = s3.head_object(Bucket=bucket, Key="dir/a b+c.bin")
+    assert head["ContentLength"] == len(body)
+    assert s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", Range="bytes=10-19")["Body"].read() == body[10:20]
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", IfNoneMatch=put["ETag"])
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", IfMatch='"0000"')
+    assert code_of(caught.value) == "PreconditionFailed"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert code_of(caught.value) == "NoSuchKey"
+    assert caught.value.response["Error"]["BucketName"] == bucket
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "dir/a b+c.bin"})
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == body
+    s3.put_object_tagging(Bucket=bucket, Key="copy", Tagging={"TagSet": [{"Key": "t", "Value": "v"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="copy")["TagSet"] == [{"Key": "t", "Value": "v"}]
+
+
+def test_listing_prefix_delimiter_pagination(s3, bucket):
+    keys = [f"logs/2026/{i:02d}.txt" for i in range(7)] + ["logs/top.txt", "other.txt"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="logs/", Delimiter="/")
+    assert listed["Name"] == bucket
+    assert [c["Prefix"] for c in listed["CommonPrefixes"]] == ["logs/2026/"]
+    assert [o["Key"] for o in listed["Contents"]] == ["logs/top.txt"]
+    seen, token = [], None
+    while True:
+        page = s3.list_objects_v2(Bucket=bucket, MaxKeys=3, **({"ContinuationToken": token} if token else {}))
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert seen == sorted(keys)
+    v1 = s3.list_objects(Bucket=bucket, Prefix="logs/2026/", MaxKeys=2)
+    assert v1["IsTruncated"] and len(v1["Contents"]) == 2
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == sorted(keys)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_multipart_with_checksums(s3, bucket):
+    parts_data = [bytes([i]) * (5 * 1024 * 1024) for i in (1, 2)] + [b"tail" * 100]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin", ChecksumAlgorithm="CRC32")
+    assert upload["Bucket"] == bucket
+    parts = []
+    for number, data in enumerate(parts_data, start=1):
+        reply = s3.upload_part(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"], PartNumber=number,
+                               Body=data, ChecksumAlgorithm="CRC32")
+        expected = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+        assert reply["ChecksumCRC32"] == expected
+        parts.append({"PartNumber": number, "ETag": reply["ETag"], "ChecksumCRC32": reply["ChecksumCRC32"]})
+    listed = s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"])
+    assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    assert done["ETag"].endswith('-3"') and done["Bucket"] == bucket
+    assert "127.0.0.1" not in done.get("Location", "") or str(s3.meta.endpoint_url) in done["Location"]
+    whole = b"".join(parts_data)
+    assert hashlib.sha256(s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read()).digest() == \
+        hashlib.sha256(whole).digest()
+    aborted = s3.create_multipart_upload(Bucket=bucket, Key="gone")
+    s3.abort_multipart_upload(Bucket=bucket, Key="gone", UploadId=aborted["UploadId"])
+    with pytest.raises(ClientError) as caught:
+        s3.list_parts(Bucket=bucket, Key="gone", UploadId=aborted["UploadId"])
+    assert code_of(caught.value) == "NoSuchUpload"
+
+
+def test_wrong_checksum_is_bad_digest(server, bucket):
+    status, _, body = signed(server, "PUT", f"/{bucket}/k", body=b"hello",
+                             headers={"x-amz-checksum-crc32": "AAAAAA=="})
+    assert (status, error_code(body)) == (400, "BadDigest")
+    status, _, body = signed(server, "GET", f"/{bucket}/k")
+    assert (status, error_code(body)) == (404, "NoSuchKey")
+
+
+def test_versioning_cannot_be_undone(s3, bucket):
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="v", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v", Body=b"2")
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=first)["Body"].read() == b"1"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
+
+
+def test_presigned_get_and_expiry(server, bucket):
+    s3 = server.client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+    s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"shared")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared.txt"}, ExpiresIn=2)
+    status, _, body = raw("GET", url)
+    assert (status, body) == (200, b"shared")
+    time.sleep(3)
+    status, _, body = raw("GET", url)
+    assert (status, error_code(body)) == (403, "AccessDenied")
+    assert b"Request has expired" in body
+    too_long = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared.txt"},
+                                         ExpiresIn=604801)
+    status, _, body = raw("GET", too_long)
+    assert (status, error_code(body)) == (400, "AuthorizationQueryParametersError")
+    legacy = server.client("s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared.txt"})
+    assert "AWSAccessKeyId=" in legacy
+    status, _, body = raw("GET", legacy)
+    assert (status, error_code(body)) == (400, "InvalidRequest"), "Signature Version 2 is refused, not ignored"
+
+
+def test_bad_signatures_and_malformed_xml(server, bucket):
+    status, _, body = signed(server, "GET", f"/{bucket}", secret="wrong" * 8)
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    status, _, body = raw("GET", f"{server.endpoint}/{bucket}", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIANOBODY/20260101/us-east-1/s3/aws4_request, "
+                         "SignedHeaders=host, Signature=00", "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    assert (status, error_code(body)) == (403, "InvalidAccessKeyId")
+    status, _, body = signed(server, "PUT", f"/{bucket}?tagging", body=b"<Tagging><TagSet><Tag>")
+    assert (status, error_code(body)) == (400, "MalformedXML")
+    status, _, body = signed(server, "PUT", f"/{bucket}/lie", body=b"real body",
+                             signed_body=b"other body")
+    assert (status, error_code(body)) == (400, "XAmzContentSHA256Mismatch")
+    status, _, body = signed(server, "GET", f"/{bucket}/lie")
+    assert status == 404, "a body that failed verification must not be stored"
+
+
+def test_bucket_configurations(s3, bucket):
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert code_of(caught.value) == "NoSuchBucketPolicy"
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_policy(Bucket=bucket, Policy="{not json")
+    assert code_of(caught.value) == "MalformedPolicy"
+    cors = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == cors["CORSRules"]
+    s3.delete_bucket_cors(Bucket=bucket)
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert code_of(caught.value) == "NoSuchCORSConfiguration"
+    rules = [{"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "old/"},
+              "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"] == "archive"
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    assert s3.get_bucket_website(Bucket=bucket)["IndexDocument"] == {"Suffix": "index.html"}
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "a"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "a"}]
+    assert "LambdaFunctionConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+
+
+def test_notifications_enqueue_lambda_events(server, s3, bucket):
+    arn = f"arn:aws:lambda:us-east-1:{server.account_id}:function:thumbnail"
+    config = {"LambdaFunctionConfigurations": [{
+        "Id": "thumbs", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"},
+                                           {"Name": "suffix", "Value": ".jpg"}]}}}]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == arn
+    before = len(queued_jobs(server.data_dir, "lambda.async"))
+    put = s3.put_object(Bucket=bucket, Key="images/red flower.jpg", Body=b"jpeg!")
+    s3.put_object(Bucket=bucket, Key="images/notes.txt", Body=b"no event")
+    s3.delete_object(Bucket=bucket, Key="images/red flower.jpg")
+    jobs = [j for j in queued_jobs(server.data_dir, "lambda.async")[before:]
+            if j["source_arn"] == f"arn:aws:s3:::{bucket}"]
+    assert [j["payload"]["Records"][0]["eventName"] for j in jobs] == ["ObjectCreated:Put", "ObjectRemoved:Delete"]
+    created = jobs[0]
+    assert created["function_arn"] == arn and created["source"] == "s3"
+    assert created["source_account"] == server.account_id
+    record = created["payload"]["Records"][0]
+    assert record["eventVersion"] == "2.1" and record["eventSource"] == "aws:s3"
+    assert record["s3"]["configurationId"] == "thumbs"
+    assert record["s3"]["bucket"]["name"] == bucket
+    assert record["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    assert record["s3"]["object"]["key"] == "images/red+flower.jpg"
+    assert record["s3"]["object"]["size"] == 5
+    assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+    assert record["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert urllib.parse.unquote_plus(record["s3"]["object"]["key"]) == "images/red flower.jpg"
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:Nope"]}]})
+    assert code_of(caught.value) == "InvalidArgument"
