@@ -452,7 +452,8 @@ def _init(handler_name: str):
 def main() -> None:
     handler_name = sys.argv[1]
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(RUNNER_FILE)]
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    layers = [f"/opt/python/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages", "/opt/python"]
+    sys.path[:0] = [os.environ.get("LAMBDA_TASK_ROOT", "/var/task")] + [p for p in layers if os.path.isdir(p)]
     sys.stdout.reconfigure(line_buffering=True, write_through=True)
     sys.stderr.reconfigure(line_buffering=True, write_through=True)
     _setup_logging()
