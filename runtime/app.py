@@ -7,6 +7,7 @@ gateway) and closed in reverse when the server stops, so a SIGTERM always leaves
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -53,6 +54,7 @@ GATEWAY = web.AppKey("gateway", Gateway)
 LAMBDA = web.AppKey("lambda", lambda_stack.LambdaStack)
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
+IMAGE_RESYNC_S = 60
 MAX_HEADER_BYTES = 64 * 1024  # large enough that oversized headers still get an AWS-shaped answer
 
 
@@ -91,9 +93,20 @@ async def _store_ctx(app: web.Application):
 
 
 async def _image_catalog_ctx(app: web.Application):
+    """Keep the AMI catalogue in step with the images built on this host (at start, then every minute)."""
     available = await asyncio.to_thread(image_catalog.sync, app[STORE])
     LOG.info("AMIs available: %s", ", ".join(available) or "none (no images built)")
+
+    async def resync() -> None:
+        while True:
+            await asyncio.sleep(IMAGE_RESYNC_S)
+            await asyncio.to_thread(image_catalog.sync, app[STORE])
+
+    task = asyncio.create_task(resync())
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _lambda_ctx(app: web.Application):

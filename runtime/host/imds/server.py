@@ -28,6 +28,7 @@ LOG = logging.getLogger(__name__)
 TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 MAX_TTL = 21600
+MAC_BYTES = hashlib.sha256().digest_size
 
 
 @dataclass
@@ -118,7 +119,7 @@ class ImdsServer:
     def _token_valid(self, token: str, instance_id: str) -> bool:
         try:
             raw = base64.urlsafe_b64decode(token.encode())
-            body, _, mac = raw.rpartition(b":")
+            body, mac = raw[:-MAC_BYTES - 1], raw[-MAC_BYTES:]  # the MAC is binary: split by length
             owner, expires = body.decode().rsplit(":", 1)
         except (ValueError, UnicodeDecodeError):
             return False

@@ -98,6 +98,15 @@ def test_tokens_expire_and_are_bound_to_the_instance():
     run(metadata(), body, clock=lambda: now[0])
 
 
+def test_many_tokens_all_validate():
+    """Regression: the binary MAC may contain ':' and must not be split on it."""
+    async def body(http, server):
+        for _ in range(100):
+            _, token = await fetch(http, "PUT", "/latest/api/token", {TOKEN_TTL_HEADER: "60"})
+            assert (await fetch(http, "GET", "/latest/meta-data/", {TOKEN_HEADER: token.decode()}))[0] == 200
+    run(metadata(), body)
+
+
 def test_disabled_endpoint_and_unknown_caller():
     async def body(http, server):
         assert (await fetch(http, "GET", "/latest/meta-data/"))[0] == 403
