@@ -47,6 +47,7 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 MAX_LOG_BYTES = 1 << 20
 MIN_INVOCATION_MEMORY = 8 * MIB
 KILL_GRACE_S = 2.0
+MAX_WARM = 16
 
 
 @dataclass
@@ -378,9 +379,11 @@ class SandboxManager:
         self.cgroups.remove(sandbox.inv_rel)
 
     async def _take(self, zygote: Zygote, fn: FunctionSpec) -> ReadySandbox:
-        """A ready sandbox for this invocation (built now if none is waiting); then top the pool up."""
+        """A ready sandbox for this invocation (built now if none is waiting); then top the pool up to
+        `warm_sandboxes`, or to the function's current concurrency if higher (at most MAX_WARM)."""
         sandbox = zygote.ready.popleft() if zygote.ready else await asyncio.to_thread(self._build, zygote, fn)
-        missing = self.warm_sandboxes - len(zygote.ready) - zygote.filling
+        target = min(MAX_WARM, max(self.warm_sandboxes, zygote.inflight)) if self.warm_sandboxes else 0
+        missing = target - len(zygote.ready) - zygote.filling
         for _ in range(max(0, missing)):
             zygote.filling += 1
             self._background(self._fill(zygote, fn), zygote)
