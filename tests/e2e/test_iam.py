@@ -480,3 +480,18 @@ def test_account_alias_summary_and_authorization_details(tmp_path):
         assert iam.list_account_aliases()["AccountAliases"] == []
     finally:
         server.stop()
+
+
+def test_tags_and_descriptions_follow_the_model_patterns(server):
+    iam = server.client("iam")
+    trust = document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    assert error_of(lambda: iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust,
+                                            Description="bell\x07")) == ("ValidationError", 400)
+    assert error_of(lambda: iam.create_user(UserName=unique("u"), Tags=[{"Key": "k", "Value": "no;semicolons"}])) == \
+        ("ValidationError", 400)
+    role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust, Description="Überprüft, tab\tok",
+                           Tags=[{"Key": "Kostenstelle", "Value": "München 42"}])["Role"]
+    assert iam.get_role(RoleName=role["RoleName"])["Role"]["Description"] == "Überprüft, tab\tok"
+    policy = iam.create_policy(PolicyName=unique("p"), PolicyDocument=document(allow("s3:GetObject")),
+                               Description="只读")["Policy"]
+    assert iam.get_policy(PolicyArn=policy["Arn"])["Policy"]["Description"] == "只读"

@@ -15,7 +15,7 @@ from runtime.services.iam import managed
 from runtime.services.iam import resources as res
 from runtime.services.iam import shapes
 from runtime.services.iam.directory import GROUP, POLICY, ROLE, USER, IamDirectory
-from runtime.services.iam.errors import (already_exists, check_document, check_name, check_path, delete_conflict,
+from runtime.services.iam.errors import (check_free_text, already_exists, check_document, check_name, check_path, delete_conflict,
                                          invalid_input, limit_exceeded, no_such_entity, not_attachable)
 from runtime.iam.policy import SIZE_QUOTAS
 from runtime.state import Record, Store
@@ -57,6 +57,7 @@ class PoliciesProvider(res.PathResolver):
     # ------------------------------------------------------------------ managed policies
     @operation("CreatePolicy", resources=res.policy, condition_keys=res.request_tags)
     def create_policy(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         name = check_name(params["PolicyName"], "policyName")
         path = check_path(params.get("Path"))
         document = check_document(params["PolicyDocument"], "identity", "managed", managed=True)
@@ -195,6 +196,7 @@ class PoliciesProvider(res.PathResolver):
 
     @operation("TagPolicy", resources=res.policy, condition_keys=res.request_tags)
     def tag_policy(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         record = self.directory.customer_policy(ctx.account, params["PolicyArn"])
         self.store.set_tags(POLICY, record.id, {t["Key"]: t["Value"] for t in params["Tags"]})
         return {}

@@ -11,7 +11,7 @@ from runtime.services._shared import arns, ids
 from runtime.services.iam import resources as res
 from runtime.services.iam import shapes
 from runtime.services.iam.directory import INSTANCE_PROFILE, ROLE, IamDirectory
-from runtime.services.iam.errors import (already_exists, check_document, check_name, check_path, delete_conflict,
+from runtime.services.iam.errors import (check_free_text, already_exists, check_document, check_name, check_path, delete_conflict,
                                          limit_exceeded, no_such_entity, validation_error)
 from runtime.state import Record, Store
 
@@ -38,6 +38,7 @@ class RolesProvider(res.PathResolver):
     # ------------------------------------------------------------------ roles
     @operation("CreateRole", resources=res.role, condition_keys=res.request_tags)
     def create_role(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params, role=True)
         name = check_name(params["RoleName"], "roleName")
         path = check_path(params.get("Path"))
         trust = check_document(params["AssumeRolePolicyDocument"], "trust", "trust")
@@ -68,6 +69,7 @@ class RolesProvider(res.PathResolver):
 
     @operation("UpdateRole", resources=res.role)
     def update_role(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params, role=True)
         role = self.directory.role(ctx.account, params["RoleName"])
         changes = {}
         if "Description" in params:
@@ -79,6 +81,7 @@ class RolesProvider(res.PathResolver):
 
     @operation("UpdateRoleDescription", resources=res.role)
     def update_role_description(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params, role=True)
         role = self.directory.role(ctx.account, params["RoleName"])
         updated = self.store.update_spec(ROLE, role.id, lambda s: {**s, "Description": params["Description"]})
         return {"Role": shapes.role(updated)}
@@ -104,6 +107,7 @@ class RolesProvider(res.PathResolver):
 
     @operation("TagRole", resources=res.role, condition_keys=res.request_tags)
     def tag_role(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         role = self.directory.role(ctx.account, params["RoleName"])
         self.store.set_tags(ROLE, role.id, {t["Key"]: t["Value"] for t in params["Tags"]})
         return {}
@@ -142,6 +146,7 @@ class RolesProvider(res.PathResolver):
 
     @operation("CreateInstanceProfile", resources=res.instance_profile, condition_keys=res.request_tags)
     def create_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         name = check_name(params["InstanceProfileName"], "instanceProfileName")
         path = check_path(params.get("Path"))
         if len(self.store.list(INSTANCE_PROFILE, ctx.account)) >= INSTANCE_PROFILES_PER_ACCOUNT:
@@ -201,6 +206,7 @@ class RolesProvider(res.PathResolver):
 
     @operation("TagInstanceProfile", resources=res.instance_profile, condition_keys=res.request_tags)
     def tag_instance_profile(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         profile = self._profile(ctx, params["InstanceProfileName"])
         self.store.set_tags(INSTANCE_PROFILE, profile.id, {t["Key"]: t["Value"] for t in params["Tags"]})
         return {}

@@ -11,7 +11,7 @@ from runtime.services._shared import arns, ids
 from runtime.services.iam import resources as res
 from runtime.services.iam import shapes
 from runtime.services.iam.directory import ACCESS_KEY, GROUP, USER, IamDirectory
-from runtime.services.iam.errors import (already_exists, check_name, check_path, delete_conflict, limit_exceeded,
+from runtime.services.iam.errors import (check_free_text, already_exists, check_name, check_path, delete_conflict, limit_exceeded,
                                          no_such_entity, validation_error)
 from runtime.state import Record, Store
 
@@ -39,6 +39,7 @@ class UsersProvider(res.PathResolver):
     # ------------------------------------------------------------------ users
     @operation("CreateUser", resources=res.user, condition_keys=res.request_tags)
     def create_user(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         name = check_name(params["UserName"], "userName")
         path = check_path(params.get("Path"))
         boundary = params.get("PermissionsBoundary")
@@ -99,6 +100,7 @@ class UsersProvider(res.PathResolver):
 
     @operation("TagUser", resources=res.user, condition_keys=res.request_tags)
     def tag_user(self, ctx: RequestContext, params: dict) -> dict:
+        check_free_text(params)
         user = self.directory.user(ctx.account, params["UserName"])
         self.store.set_tags(USER, user.id, {t["Key"]: t["Value"] for t in params["Tags"]})
         return {}
