@@ -41,6 +41,8 @@ SESSION = "sts.session"
 _CREDENTIAL_KINDS = {USER, ACCESS_KEY, SESSION}
 _CACHE_LIMIT = 100_000
 LAST_USED_EVERY = 60.0  # seconds between two last-used writes for one key: a busy key costs no write per call
+PURGE_EVERY = 3600.0  # seconds between two sweeps of expired sessions (a sweep reads every session)
+SESSION_KEPT_EXPIRED = 86400.0  # an expired key answers ExpiredToken this long before it is forgotten
 CLOCK_OFFSET_ENV = "TERRARIUM_CLOCK_OFFSET_FILE"
 
 Clock = Callable[[], float]
@@ -161,6 +163,7 @@ class SessionIssuer:
     def __init__(self, store, clock: Clock = time.time) -> None:
         self.store = store
         self.clock = clock
+        self._purged = 0.0
 
     def issue_role_session(self, role, session_name: str, duration: int, *, policy: str | None = None,
                            policy_arns: list[str] | None = None, source: str | None = None) -> SessionCredentials:
@@ -204,14 +207,16 @@ class SessionIssuer:
         spec = {"Secret": secret, "Token": token, "Expiration": expiration, "Arn": principal.arn,
                 "UserId": principal.user_id, "Kind": principal.kind, "Name": principal.name,
                 "SessionName": principal.session_name, **extra}
-        self.purge_expired()
+        if self.clock() - self._purged > PURGE_EVERY:
+            self.purge_expired()
         self.store.put(SESSION, access_key, principal.account, spec)
         return SessionCredentials(access_key, secret, token, expiration, principal)
 
     def purge_expired(self) -> None:
         """Forget sessions that expired more than a day ago (an expired key still answers ExpiredToken for a
         while, as AWS does, rather than InvalidClientTokenId)."""
-        horizon = self.clock() - 86400
+        self._purged = self.clock()
+        horizon = self._purged - SESSION_KEPT_EXPIRED
         for session in self.store.list(SESSION):
             if session.spec["Expiration"] < horizon:
                 self.store.delete(SESSION, session.id)
