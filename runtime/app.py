@@ -18,7 +18,12 @@ from runtime.config import Settings
 from runtime.iam import account as accounts
 from runtime.iam.authorizer import PolicyAuthorizer
 from runtime.iam.credentials import CredentialResolver, SessionIssuer, offset_clock
-from runtime.control import image_catalog
+from runtime.control import docker_events, image_catalog
+from runtime.control.instances import InstanceRealiser
+from runtime.control.reconciler import Reconciler
+from runtime.control.vpc_net import VpcNetRealiser
+from runtime.host.imds.server import ImdsServer
+from runtime.services.ec2.metadata import InstanceMetadataSource
 from runtime.services.ec2.images import ImagesProvider
 from runtime.services.ec2.instance_types import InstanceTypesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
@@ -51,6 +56,7 @@ SETTINGS = web.AppKey("settings", Settings)
 ACCOUNT = web.AppKey("account", accounts.Account)
 STORE = web.AppKey("store", Store)
 GATEWAY = web.AppKey("gateway", Gateway)
+RECONCILER = web.AppKey("reconciler", Reconciler)
 LAMBDA = web.AppKey("lambda", lambda_stack.LambdaStack)
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # a 50 MB Lambda zip, base64-encoded in JSON
@@ -107,6 +113,25 @@ async def _image_catalog_ctx(app: web.Application):
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _reconciler_ctx(app: web.Application):
+    """The host follows the store: VPC networks and instance containers, plus the metadata service they use.
+
+    Needs root (namespaces, iptables) and a Docker engine; without them the API still answers and records
+    intent, and the reconciler keeps retrying with backoff."""
+    settings, store = app[SETTINGS], app[STORE]
+    imds = ImdsServer(InstanceMetadataSource(store, settings.region))
+    await imds.start()
+    owner = app[ACCOUNT].account_id
+    reconciler = Reconciler(store, [VpcNetRealiser(imds), InstanceRealiser(owner)])
+    app[RECONCILER] = reconciler
+    tasks = [asyncio.create_task(reconciler.run()), asyncio.create_task(docker_events.follow(reconciler, owner))]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await imds.close()
 
 
 async def _lambda_ctx(app: web.Application):
@@ -175,6 +200,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_account_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_image_catalog_ctx)
+    app.cleanup_ctx.append(_reconciler_ctx)
     app.cleanup_ctx.append(_lambda_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
     app.cleanup_ctx.append(_s3_ctx)

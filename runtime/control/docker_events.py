@@ -15,7 +15,7 @@ LOG = logging.getLogger(__name__)
 RETRY_S = 5.0
 
 
-async def follow(reconciler: Reconciler, realiser_name: str = "instance") -> None:
+async def follow(reconciler: Reconciler, owner: str, realiser_name: str = "instance") -> None:
     """Run until cancelled; reconnects when the engine goes away."""
     loop = asyncio.get_running_loop()
     stopped = threading.Event()
@@ -27,7 +27,7 @@ async def follow(reconciler: Reconciler, realiser_name: str = "instance") -> Non
     try:
         while True:
             try:
-                await asyncio.to_thread(containers.watch, on_event, stopped)
+                await asyncio.to_thread(containers.watch, owner, on_event, stopped)
             except TerrariumError as exc:
                 LOG.warning("docker events unavailable, retrying: %s", exc)
             await asyncio.sleep(RETRY_S)

@@ -49,7 +49,12 @@ def eni_model(store: Store, eni_id: str) -> Eni:
 
 
 class InstanceRealiser:
+    """`owner` scopes garbage collection: other Terrariums' containers on the same host are never touched."""
+
     name = "instance"
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
 
     def targets_for(self, store: Store, key: Key) -> set[Target]:
         return {(self.name, key[1])} if key[0] == KIND else set()
@@ -60,7 +65,7 @@ class InstanceRealiser:
     def collect_garbage(self, store: Store) -> list[str]:
         known = {r.id for r in store.list(KIND) if r.status.get("State") != "terminated"}
         removed = []
-        for instance_id in containers.owned_instances() - known:
+        for instance_id in containers.owned_instances(self.owner) - known:
             containers.remove(instance_id)
             removed.append(containers.container_name(instance_id))
         return removed
@@ -116,7 +121,7 @@ class InstanceRealiser:
         if not state.exists:
             hostname = "ip-" + placement["PrivateIpAddress"].replace(".", "-")
             containers.ensure_created(containers.ContainerSpec(
-                record.id, spec["DockerImage"], hostname, resources["Vcpus"], resources["MemoryMiB"], env={}))
+                self.owner, record.id, spec["DockerImage"], hostname, resources["Vcpus"], resources["MemoryMiB"], env={}))
         elif not state.running:
             containers.ensure_resources(record.id, resources["Vcpus"], resources["MemoryMiB"])
         reboot_due = spec.get("RebootCount", 0) > record.status.get("RebootsDone", 0)

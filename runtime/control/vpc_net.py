@@ -121,7 +121,13 @@ def _sg_rule(rule: dict) -> model.SgRule | None:
                         cidr=cidr, group_id=group, rule_id=rule.get("SecurityGroupRuleId", ""))
 
 
+REALISED = "vpc_net.realised"  # store meta: the VPCs this Terrarium has put on the host, for its own GC
+
+
 class VpcNetRealiser:
+    """Garbage collection removes only VPCs this Terrarium realised (a ledger in the store's meta), never the
+    namespaces of another Terrarium on the same host; `terrarium down` sweeps everything on request."""
+
     name = "vpc"
 
     def __init__(self, imds: ImdsPort | None = None) -> None:
@@ -156,16 +162,33 @@ class VpcNetRealiser:
         try:
             vpc = store.get(VPC, vpc_id)
         except NotFound:
-            if self.imds is not None:
-                self.imds.stop_from_thread(vpc_id)
-            realise.remove_vpc(vpc_id)
+            self._remove(store, vpc_id)
             return
         realise.ensure_internet()
+        self._ledger(store, add=vpc_id)
         created = realise.ensure_vpc(render(store, vpc))
         if self.imds is not None:
             if created:
                 self.imds.stop_from_thread(vpc_id)
             self.imds.serve_from_thread(vpc_id, lambda: realise.open_imds_socket(vpc_id))
 
+    def _ledger(self, store: Store, *, add: str | None = None, drop: str | None = None) -> set[str]:
+        realised = set(store.get_meta(REALISED, []))
+        changed = (add is not None and add not in realised) or (drop is not None and drop in realised)
+        if changed:
+            realised = (realised | {add} if add else realised) - {drop}
+            store.set_meta(REALISED, sorted(realised))
+        return realised
+
+    def _remove(self, store: Store, vpc_id: str) -> None:
+        if self.imds is not None:
+            self.imds.stop_from_thread(vpc_id)
+        realise.remove_vpc(vpc_id)
+        self._ledger(store, drop=vpc_id)
+
     def collect_garbage(self, store: Store) -> list[str]:
-        return sorted(realise.remove_orphans({r.id for r in store.list(VPC)}))
+        known = {r.id for r in store.list(VPC)}
+        gone = sorted(self._ledger(store) - known)
+        for vpc_id in gone:
+            self._remove(store, vpc_id)
+        return gone

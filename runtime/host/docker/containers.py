@@ -1,7 +1,8 @@
 """Instance containers: the only code that creates, starts, stops and removes them.
 
 Every container is named `tr-i-<instance id>` and labelled `terrarium=1`, `terrarium.kind=instance`,
-`terrarium.instance=<id>`, so the reconciler finds what it owns and removes what no record wants. Containers
+`terrarium.instance=<id>` and `terrarium.owner=<owner>` (the account of the Terrarium that made it), so each
+Terrarium on a host finds what it owns and removes only what none of its records wants. Containers
 run with `--network none`: the VPC realiser moves the instance's ENI into the container's network namespace
 after each start (a start gives the container a fresh namespace).
 
@@ -21,11 +22,13 @@ from runtime.host.docker.client import connect, docker_errors
 NAME_PREFIX = "tr-i-"
 LABEL_KIND = "terrarium.kind"
 LABEL_INSTANCE = "terrarium.instance"
+LABEL_OWNER = "terrarium.owner"
 STOP_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
 class ContainerSpec:
+    owner: str
     instance_id: str
     image: str
     hostname: str
@@ -76,7 +79,8 @@ def ensure_created(spec: ContainerSpec) -> None:
         client.api.create_container(
             spec.image, name=container_name(spec.instance_id), hostname=spec.hostname,
             environment=spec.env, stop_signal="SIGTERM",
-            labels={"terrarium": "1", LABEL_KIND: "instance", LABEL_INSTANCE: spec.instance_id},
+            labels={"terrarium": "1", LABEL_KIND: "instance", LABEL_INSTANCE: spec.instance_id,
+                    LABEL_OWNER: spec.owner},
             host_config=client.api.create_host_config(
                 network_mode="none", nano_cpus=int(cpus * 1e9), mem_limit=f"{spec.memory_mib}m",
                 memswap_limit=f"{spec.memory_mib}m", init=False, cap_add=["NET_ADMIN", "SYS_BOOT"],
@@ -137,11 +141,12 @@ def console_output(instance_id: str, limit: int = 64 * 1024) -> bytes:
     return data[-limit:]
 
 
-def owned_instances() -> set[str]:
-    """Instance ids of every container Terrarium owns on this host."""
+def owned_instances(owner: str | None = None) -> set[str]:
+    """Instance ids of the containers `owner` made on this host (every Terrarium's, if None)."""
     client = _client()
+    labels = [f"{LABEL_KIND}=instance"] + ([f"{LABEL_OWNER}={owner}"] if owner else [])
     with docker_errors("listing instance containers"):
-        found = client.api.containers(all=True, filters={"label": f"{LABEL_KIND}=instance"})
+        found = client.api.containers(all=True, filters={"label": labels})
     return {c["Labels"][LABEL_INSTANCE] for c in found if LABEL_INSTANCE in (c.get("Labels") or {})}
 
 
@@ -155,13 +160,13 @@ def exec_run(instance_id: str, argv: list[str], user: str = "root") -> tuple[int
     return code, output
 
 
-def watch(on_event: Callable[[str, str], None], stopped: threading.Event) -> None:
-    """Call `on_event(instance_id, action)` for each start/die/destroy of an instance container until
+def watch(owner: str, on_event: Callable[[str, str], None], stopped: threading.Event) -> None:
+    """Call `on_event(instance_id, action)` for each start/die/destroy of `owner`'s instance containers until
     `stopped` is set (blocking: run it in a thread; the event stream is closed to unblock it)."""
     client = _client()
     with docker_errors("watching container events"):
-        stream = client.events(decode=True, filters={"type": "container", "label": f"{LABEL_KIND}=instance",
-                                                     "event": ["start", "die", "destroy"]})
+        stream = client.events(decode=True, filters={"type": "container", "event": ["start", "die", "destroy"],
+                                                     "label": [f"{LABEL_KIND}=instance", f"{LABEL_OWNER}={owner}"]})
     closer = threading.Thread(target=lambda: (stopped.wait(), stream.close()), daemon=True)
     closer.start()
     try:
