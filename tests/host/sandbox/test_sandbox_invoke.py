@@ -36,7 +36,7 @@ def _processes_with(marker: str) -> list[int]:
             if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.append(int(pid))
         except OSError:
-            pass
+            pass  # exited while we looked
     return found
 
 
@@ -294,11 +294,19 @@ def test_concurrent_invocations_are_separate_sandboxes(lab):
 def test_a_zygote_killed_from_outside_is_replaced(lab):
     fn = lab.fn("app.echo", name="killed-zygote")
     lab.invoke(fn)
-    zygotes = [pid for pid in _processes_with("zygote.py") if b"killed-zygote" in
-               Path(f"/proc/{pid}/environ").read_bytes()]
+    def environ(pid):
+        try:
+            return Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return b""
+
+    zygotes = [pid for pid in _processes_with("zygote.py") if b"killed-zygote" in environ(pid)]
     assert zygotes
     for pid in zygotes:
-        os.kill(pid, 9)
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
     lab.run(asyncio.sleep(0.3))
     result = lab.invoke(fn, b'{"after": "kill"}')
     assert json.loads(result.payload) == {"after": "kill"} and result.init_duration_ms is not None
