@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 
 from runtime.api.context import Credential
-from runtime.errors import NotFound
+from runtime.errors import AwsError, NotFound
 from runtime.iam.authorizer import PrincipalPolicies, parsed
 from runtime.iam.credentials import (ACCESS_KEY, GROUP, INSTANCE_PROFILE, POLICY, ROLE, SESSION, USER)
 from runtime.iam.policy import Policy
@@ -34,6 +34,7 @@ from runtime.state import Record, Store
 __all__ = ["IamDirectory", "ACCESS_KEY", "GROUP", "INSTANCE_PROFILE", "POLICY", "ROLE", "SESSION", "USER"]
 
 ENTITY_KINDS = {"user": USER, "group": GROUP, "role": ROLE}
+_CACHE_LIMIT = 50_000
 _POLICY_BEARING = {USER, GROUP, ROLE, POLICY}  # a key's last-used write must not flush every caller's policies
 
 
@@ -86,7 +87,7 @@ class IamDirectory:
             return aws.document
         try:
             spec = self.customer_policy(account, arn).spec
-        except Exception:  # a policy deleted under a stale attachment grants nothing
+        except AwsError:  # a policy deleted under a stale attachment grants nothing
             return None
         return spec["Versions"][spec["DefaultVersionId"]]["Document"]
 
@@ -135,6 +136,8 @@ class IamDirectory:
         if found is None:
             found = self._gather(credential)
             with self._lock:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
                 self._cache[key] = found
         return found
 
