@@ -93,6 +93,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(c["ok"] for c in checks.values()) else 1
 
 
+def cmd_down(args: argparse.Namespace) -> int:
+    from runtime import operator
+    settings = _settings(args)
+    if operator.server_health(settings) is not None and not args.force:
+        print(f"Terrarium is serving on {settings.endpoint}: stop it first (or --force)", file=sys.stderr)
+        return 2
+    removed = operator.down(settings, purge=args.purge, everything=args.all)
+    print(json.dumps(removed, indent=2) if args.json else "\n".join(removed) or "nothing to remove")
+    return 0
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -140,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         common(command)
         command.add_argument("--json", action="store_true")
         command.set_defaults(func=func)
+
+    down = sub.add_parser("down", help="remove what Terrarium made on the host (keeps the database)")
+    common(down)
+    down.add_argument("--purge", action="store_true", help="also delete the data directory")
+    down.add_argument("--all", action="store_true", help="also sweep other Terrariums' objects on this host")
+    down.add_argument("--force", action="store_true", help="even while a server is running")
+    down.add_argument("--json", action="store_true")
+    down.set_defaults(func=cmd_down)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -76,3 +76,36 @@ def doctor() -> dict:
                            "fix": "images and instances need a few GiB"}
     checks["root"] = {"ok": os.geteuid() == 0, "fix": "Terrarium manages namespaces and iptables: run as root"}
     return checks
+
+
+def down(settings: Settings, *, purge: bool = False, everything: bool = False) -> list[str]:
+    """Remove what this Terrarium made on the host (containers, VPC namespaces); keep the database unless
+    `purge`. `everything` also sweeps objects of any other Terrarium on the host. Returns what went."""
+    from runtime.control.vpc_net import REALISED
+    from runtime.host.docker import containers
+    from runtime.host.net import realise
+
+    removed: list[str] = []
+    owner = None
+    vpc_ids: set[str] = set()
+    if settings.db_path.exists():
+        owner = accounts.load_or_create(settings.data_dir).account_id \
+            if (settings.data_dir / accounts.ACCOUNT_FILE).exists() else None
+        with SqliteStore(settings.db_path) as store:
+            vpc_ids = {r.id for r in store.list("ec2.vpc")} | set(store.get_meta(REALISED, []))
+            instance_ids = {r.id for r in store.list("ec2.instance")}
+        for instance_id in instance_ids:
+            containers.remove(instance_id)
+            removed.append(containers.container_name(instance_id))
+    for instance_id in containers.owned_instances(None if everything else owner) if (owner or everything) else ():
+        containers.remove(instance_id)
+        removed.append(containers.container_name(instance_id))
+    for vpc_id in sorted(vpc_ids):
+        realise.remove_vpc(vpc_id)
+        removed.append(vpc_id)
+    if everything:
+        removed += sorted(realise.remove_orphans(()))
+    if purge and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+        removed.append(str(settings.data_dir))
+    return removed

@@ -42,7 +42,8 @@ class Server:
         params.update(overrides)
         return boto3.client(service, **params)
 
-    def stop(self) -> int:
+    def stop(self, *, clean_host: bool = True) -> int:
+        """SIGTERM the server; then (by default) remove what it made on the host, so tests leave nothing."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -50,6 +51,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if clean_host:
+            subprocess.run([sys.executable, "-m", "runtime", "down", "--data-dir", str(self.data_dir),
+                            "--listen", self.endpoint.removeprefix("http://")], cwd=REPO, check=True,
+                           stdout=subprocess.DEVNULL)
         return self.process.returncode
 
 
