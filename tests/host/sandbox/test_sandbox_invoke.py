@@ -131,13 +131,13 @@ def test_cpu_is_capped_in_proportion_to_memory(lab):
 
 
 def test_billing_is_the_measured_duration_rounded_up_to_1ms(lab):
-    fn = lab.fn("app.sleep")
+    fn = lab.fn("app.sleep", memory_mb=1769)  # a whole vCPU: the CPU cap has its own test
     lab.invoke(fn, b'{"seconds": 0}')
     for seconds in (0.05, 0.123):
         t0 = time.monotonic()
         result = lab.invoke(fn, json.dumps({"seconds": seconds}).encode())
         wall_ms = (time.monotonic() - t0) * 1000
-        assert seconds * 1000 <= result.duration_ms < seconds * 1000 + 10
+        assert seconds * 1000 <= result.duration_ms < seconds * 1000 + 25  # wall clock, on a shared host
         assert result.duration_ms <= wall_ms
         assert result.billed_ms == math.ceil(result.duration_ms)
         report = _report(result)
