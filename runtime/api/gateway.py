@@ -115,7 +115,8 @@ class Gateway:
             streaming = bound is not None and getattr(bound.handler, STREAMING, False)
             if not streaming:
                 signed.body = await request.read()
-            credential = self._authenticate(signed, signature, info, operation)
+            credential = (anonymous_credential() if signature is None  # bucket policies decide
+                          else self._authenticate(signed, signature, info, operation))
             verifier = PayloadVerifier(request.headers, signature, credential.secret)
             if not streaming:
                 http.body = await verifier.read_all(BytesSource(signed.body))

@@ -162,24 +162,32 @@ class SeaweedSupervisor:
                 await self._spawn()
 
     async def _probe_until_healthy(self) -> None:
-        """Healthy means an object can be written: `/healthz` answers before volumes are registered."""
+        """Healthy means objects can be written and old ones read: `/healthz` answers before the volume
+        server has reported its volumes, when reading an existing object still fails."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while not await self._write_probe(session):
+            while not await self._probe(session):
                 await asyncio.sleep(0.1)
         self._healthy.set()
         LOG.info("S3 backend healthy")
 
-    async def _write_probe(self, session: aiohttp.ClientSession) -> bool:
+    async def _probe(self, session: aiohttp.ClientSession) -> bool:
+        written = self.directory / "probe.written"
+        steps = [("PUT", None, (200, 409))]
+        if written.exists():
+            steps.append(("GET", "probe", (200,)))
+        steps.append(("PUT", "probe", (200,)))
         try:
-            for method, key, ok in (("PUT", None, (200, 409)), ("PUT", "probe", (200,))):
+            for method, key, ok in steps:
                 path = object_path(HEALTH_BUCKET, key)
                 headers = sign(self.endpoint, method, path, "", datetime.now(timezone.utc))
-                async with session.request(method, self.endpoint.url + path, headers=headers, data=b"") as reply:
+                async with session.request(method, self.endpoint.url + path, headers=headers,
+                                           data=b"" if method == "PUT" else None) as reply:
                     await reply.read()
                     if reply.status not in ok:
                         return False
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
+        written.touch()
         return True
 
     async def wait_healthy(self, timeout: float) -> bool:

@@ -91,8 +91,7 @@ class S3Access:
                 continue
             keys = global_keys(ctx, principal, self.clock())
             keys.update(op.condition_keys(ctx, params))
-            request = engine.RequestContext(principal, ctx.principal.account, op.action, (resource,), keys,
-                                            is_root=not anonymous)
+            request = engine.RequestContext(principal, ctx.principal.account, op.action, (resource,), keys)
             decision = engine.evaluate(request, [], policy)
             if decision is Decision.EXPLICIT_DENY or (anonymous and decision is not Decision.ALLOW):
                 return Denial(principal, op.action, resource, explicit=decision is Decision.EXPLICIT_DENY)

@@ -1,12 +1,13 @@
 """S3 event notifications to Lambda: configuration checks and the durable hand-off of event records.
 
 Each matching configuration of a successful create or delete becomes one job on the store's
-`lambda.async` topic, written before the client's response is sent, so a crash loses no event; the
+`lambda.async` topic (the payload as JSON text, the shape the Lambda async worker consumes), written before the client's response is sent, so a crash loses no event; the
 Lambda async worker delivers it (and applies the function's resource policy).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 from urllib.parse import quote_plus
@@ -45,15 +46,7 @@ def _function_exists(store: Store, arn: str) -> bool:
     fields = arn.split(":")
     if len(fields) < 7 or fields[2] != "lambda" or fields[5] != "function":
         return False
-    try:
-        known = store.list(FUNCTION_KIND, fields[4])
-    except Exception:  # the Lambda service is not installed: accept well-formed ARNs
-        return True
-    return any(r.name == fields[6] for r in known) or not _kind_in_use(store)
-
-
-def _kind_in_use(store: Store) -> bool:
-    return bool(store.list(FUNCTION_KIND))
+    return store.find(FUNCTION_KIND, fields[4], fields[6]) is not None
 
 
 def _matches(item: dict, event_name: str, key: str) -> bool:
@@ -106,7 +99,8 @@ def enqueue_events(store: Store, bucket_record, *, region: str, event_name: str,
                                       source_ip=source_ip, request_id=request_id, config_id=item.get("Id", ""),
                                       bucket=bucket_record.id, owner_account=bucket_record.account, key=key,
                                       size=size, etag=etag, version_id=version_id)
-                store.enqueue(TOPIC, {"function_arn": item["LambdaFunctionArn"], "payload": {"Records": [record]},
+                store.enqueue(TOPIC, {"function_arn": item["LambdaFunctionArn"], "request_id": request_id,
+                                      "payload": json.dumps({"Records": [record]}),
                                       "source": "s3", "source_arn": f"arn:aws:s3:::{bucket_record.id}",
                                       "source_account": bucket_record.account})
                 queued += 1

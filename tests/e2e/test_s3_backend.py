@@ -1,0 +1,108 @@
+"""The embedded backend under Terrarium: supervised (a killed backend comes back and the data with it),
+persistent across Terrarium restarts, reachable only on loopback and only with keys clients never see."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.s3_helpers import bucket_name
+from tests.server import start_server
+
+
+def backend_pid(data_dir: Path) -> int:
+    """The `weed` process serving this data dir, found through /proc."""
+    marker = f"-dir={data_dir / 's3backend' / 'data'}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().split(b"\0"):
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise LookupError("no backend process")
+
+
+def retry(call, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("ServiceUnavailable", "503") or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+@pytest.fixture()
+def own_server(tmp_path):
+    running = start_server(tmp_path / "data", log_path=tmp_path / "server.log")
+    yield running
+    running.stop()
+
+
+def test_backend_killed_mid_run_is_restarted_and_keeps_data(own_server):
+    s3 = own_server.client("s3")
+    bucket = bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="before", Body=b"kept")
+    first = backend_pid(own_server.data_dir)
+    os.kill(first, signal.SIGKILL)
+    assert retry(lambda: s3.get_object(Bucket=bucket, Key="before"))["Body"].read() == b"kept"
+    assert backend_pid(own_server.data_dir) != first
+    s3.put_object(Bucket=bucket, Key="after", Body=b"new")
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["after", "before"]
+
+
+def test_data_survives_terrarium_restart_and_backend_stops_with_it(tmp_path):
+    first = start_server(tmp_path / "data", log_path=tmp_path / "server.log")
+    bucket = bucket_name()
+    try:
+        s3 = first.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+        s3.put_object(Bucket=bucket, Key="k", Body=b"durable")
+        pid = backend_pid(first.data_dir)
+    finally:
+        first.stop()
+    assert not Path(f"/proc/{pid}").exists(), "the backend stops with Terrarium"
+    second = start_server(tmp_path / "data", log_path=tmp_path / "server.log")
+    try:
+        s3 = second.client("s3")
+        assert retry(lambda: s3.get_object(Bucket=bucket, Key="k"))["Body"].read() == b"durable"
+        with pytest.raises(ClientError) as caught:
+            s3.delete_object(Bucket=bucket, Key="k")
+        assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    finally:
+        second.stop()
+
+
+def test_backend_listens_on_loopback_only_and_refuses_client_keys(server):
+    s3 = server.client("s3")
+    bucket = bucket_name()
+    s3.create_bucket(Bucket=bucket)  # waits for the backend to be up
+    s3.delete_bucket(Bucket=bucket)
+    pid = backend_pid(server.data_dir)
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    ours = [line.split()[3] for line in listening.splitlines() if f"pid={pid}," in line]
+    assert ours, "the backend listens somewhere"
+    assert all(address.startswith("127.0.0.1:") for address in ours), ours
+    ports = json.loads((server.data_dir / "s3backend" / "ports.json").read_text())
+    direct = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{ports['s3']}", region_name="us-east-1",
+                          aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
+                          config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as caught:
+        direct.list_buckets()
+    assert caught.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+    identity = server.data_dir / "s3backend" / "identity.json"
+    assert identity.stat().st_mode & 0o077 == 0

@@ -1,0 +1,219 @@
+"""S3 pieces without a server: bucket names, notification jobs, payload verification, bucket-policy access."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+from datetime import datetime, timezone
+
+import pytest
+from multidict import CIMultiDict
+
+from runtime.api.context import Principal, RequestContext
+from runtime.api.dispatch import BoundOperation, OperationSpec
+from runtime.api.sigv4 import BytesSource, PayloadVerifier, Signature, signing_key
+from runtime.errors import AwsError
+from runtime.services.s3.access import S3Access, is_public_policy
+from runtime.services.s3.names import check_bucket_name
+from runtime.services.s3.notifications import TOPIC, check_configuration, enqueue_events
+from runtime.services.s3.records import BUCKET
+from runtime.state import SqliteStore
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("name", ["abc", "my.bucket-1", "a" * 63])
+def test_valid_bucket_names(name):
+    check_bucket_name(name)
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 64, "Upper", "-start", "end-", "a..b", "10.0.0.1", "xn--x",
+                                  "x-s3alias", "x--ol-s3", "a.-b", "under_score"])
+def test_invalid_bucket_names(name):
+    with pytest.raises(AwsError) as caught:
+        check_bucket_name(name)
+    assert caught.value.code == "InvalidBucketName"
+
+
+def _notifying_bucket(store, arn):
+    config = {"LambdaFunctionConfigurations": [{
+        "Id": "resize", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"},
+                                           {"Name": "suffix", "Value": ".jpg"}]}}}]}
+    return store.put(BUCKET, "photos", ACCOUNT, {"backend": "tr-x", "region": "us-east-1",
+                                                 "notification": config}, name="photos")
+
+
+def test_notification_job_is_aws_event_record(store):
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:resize"
+    record = _notifying_bucket(store, arn)
+    queued = enqueue_events(store, record, region="us-east-1", event_name="ObjectCreated:Put",
+                            principal_id="AIDAEXAMPLE", source_ip="127.0.0.1", request_id="C3D13FE58DE4C810",
+                            objects=[("images/red flower.jpg", 1024, '"d41d8cd98f00b204e9800998ecf8427e"', None),
+                                     ("images/notes.txt", 1, None, None), ("other/a.jpg", 1, None, None)])
+    assert queued == 1
+    job = store.claim(TOPIC, now=1e12, lease_seconds=10)
+    data = job.payload
+    assert (data["function_arn"], data["source"], data["source_arn"], data["source_account"]) == (
+        arn, "s3", "arn:aws:s3:::photos", ACCOUNT)
+    event = json.loads(data["payload"])["Records"][0]
+    assert event["eventVersion"] == "2.1" and event["eventSource"] == "aws:s3"
+    assert event["eventName"] == "ObjectCreated:Put" and event["awsRegion"] == "us-east-1"
+    assert event["eventTime"].endswith("Z") and len(event["eventTime"]) == 24
+    assert event["userIdentity"] == {"principalId": "AIDAEXAMPLE"}
+    assert event["requestParameters"] == {"sourceIPAddress": "127.0.0.1"}
+    assert event["responseElements"]["x-amz-request-id"] == "C3D13FE58DE4C810"
+    s3 = event["s3"]
+    assert s3["s3SchemaVersion"] == "1.0" and s3["configurationId"] == "resize"
+    assert s3["bucket"]["name"] == "photos" and s3["bucket"]["arn"] == "arn:aws:s3:::photos"
+    assert s3["object"]["key"] == "images/red+flower.jpg"
+    assert s3["object"]["size"] == 1024 and s3["object"]["eTag"] == "d41d8cd98f00b204e9800998ecf8427e"
+    assert "versionId" not in s3["object"] and int(s3["object"]["sequencer"], 16) > 0
+    assert store.claim(TOPIC, now=1e12, lease_seconds=10) is None
+
+
+def test_removed_events_do_not_match_created_configuration(store):
+    record = _notifying_bucket(store, f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:resize")
+    assert enqueue_events(store, record, region="us-east-1", event_name="ObjectRemoved:Delete",
+                          principal_id="p", source_ip="127.0.0.1", request_id="r",
+                          objects=[("images/a.jpg", None, None, None)]) == 0
+
+
+def test_notification_destination_must_exist(store):
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:resize"
+    config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+    with pytest.raises(AwsError) as caught:
+        check_configuration(store, ACCOUNT, config)
+    assert caught.value.code == "InvalidArgument"
+    store.put("lambda.function", arn, ACCOUNT, {}, name="resize")
+    check_configuration(store, ACCOUNT, config)
+
+
+def _drain(verifier, data: bytes) -> bytes:
+    return asyncio.run(verifier.read_all(BytesSource(data)))
+
+
+def test_hex_payload_hash_verified():
+    body = b"x" * 1000
+    good = CIMultiDict({"x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+    assert _drain(PayloadVerifier(good), body) == body
+    with pytest.raises(AwsError) as caught:
+        _drain(PayloadVerifier(good), body + b"!")
+    assert caught.value.code == "XAmzContentSHA256Mismatch"
+
+
+def test_last_piece_is_held_back_until_verified():
+    body = b"y" * (600 * 1024)
+    headers = CIMultiDict({"x-amz-content-sha256": hashlib.sha256(b"other").hexdigest()})
+    released = []
+
+    async def consume():
+        async for piece in PayloadVerifier(headers).iterate(BytesSource(body)):
+            released.append(piece)
+    with pytest.raises(AwsError):
+        asyncio.run(consume())
+    assert sum(map(len, released)) < len(body)
+
+
+def _chunked(body: bytes, secret: str, sig: Signature, trailer: str | None = None) -> bytes:
+    key = signing_key(secret, sig.date, sig.region, sig.service)
+    scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
+    stamp = sig.timestamp.strftime("%Y%m%dT%H%M%SZ")
+    previous, out = sig.signature, b""
+    for chunk in [body[i:i + 65536] for i in range(0, len(body), 65536)] + [b""]:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", stamp, scope, previous, hashlib.sha256(b"").hexdigest(),
+                             hashlib.sha256(chunk).hexdigest()])
+        previous = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        out += f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + chunk + b"\r\n"
+    if trailer is not None:
+        out = out[:-2] + trailer.encode() + b"\r\n\r\n"
+    return out
+
+
+def _signature() -> Signature:
+    return Signature("AKID", "20260101", "us-east-1", "s3", ("host",), "a" * 64,
+                     datetime(2026, 1, 1, tzinfo=timezone.utc), False, None, None)
+
+
+def test_signed_aws_chunked_decoded_and_verified():
+    body = bytes(range(256)) * 600
+    sig = _signature()
+    headers = CIMultiDict({"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                           "x-amz-decoded-content-length": str(len(body))})
+    wire = _chunked(body, "secret", sig)
+    assert _drain(PayloadVerifier(headers, sig, "secret"), wire) == body
+    with pytest.raises(AwsError) as caught:
+        _drain(PayloadVerifier(headers, sig, "wrong"), wire)
+    assert caught.value.code == "SignatureDoesNotMatch"
+
+
+def test_unsigned_trailer_checksum_verified():
+    body = b"hello world" * 1000
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    headers = CIMultiDict({"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                           "x-amz-trailer": "x-amz-checksum-crc32"})
+
+    def wire(checksum):
+        return f"{len(body):x}\r\n".encode() + body + f"\r\n0\r\nx-amz-checksum-crc32:{checksum}\r\n\r\n".encode()
+    verifier = PayloadVerifier(headers)
+    assert _drain(verifier, wire(crc)) == body
+    assert verifier.checksums == {"crc32": crc}
+    with pytest.raises(AwsError) as caught:
+        _drain(PayloadVerifier(headers), wire("AAAAAA=="))
+    assert caught.value.code == "BadDigest"
+
+
+def test_crc32c_header_checksum():
+    body = b"123456789"
+    headers = CIMultiDict({"x-amz-checksum-crc32c": base64.b64encode((0xE3069283).to_bytes(4, "big")).decode()})
+    assert _drain(PayloadVerifier(headers), body) == body
+
+
+def test_public_policy_detection():
+    public = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}
+    scoped = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*",
+                             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    assert is_public_policy(json.dumps(public)) and not is_public_policy(json.dumps(scoped))
+
+
+def _ctx(kind: str, source_ip: str = "127.0.0.1") -> RequestContext:
+    principal = Principal(f"arn:aws:iam::{ACCOUNT}:root" if kind == "root" else "*", "id", ACCOUNT, kind, kind)
+    return RequestContext("s3", "GetObject", "us-east-1", "rid", principal, None, source_ip)
+
+
+def _get_object() -> BoundOperation:
+    spec = OperationSpec("GetObject", "s3:GetObject",
+                         lambda ctx, p: [f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"], None)
+    return BoundOperation("s3", spec, lambda ctx, p: {})
+
+
+async def _allow(ctx, op, params):
+    return None
+
+
+def test_anonymous_needs_a_public_grant_and_root_meets_explicit_denies(store):
+    store.put(BUCKET, "pub", ACCOUNT, {"backend": "tr-a", "policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pub/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::pub/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.9.9.9/32"}}}]})}, name="pub")
+    store.put(BUCKET, "priv", ACCOUNT, {"backend": "tr-b"}, name="priv")
+    access = S3Access(store, _allow)
+    run = lambda ctx, bucket: asyncio.run(access(ctx, _get_object(), {"Bucket": bucket, "Key": "k"}))  # noqa: E731
+    assert run(_ctx("anonymous"), "pub") is None
+    assert run(_ctx("anonymous"), "priv") is not None
+    assert run(_ctx("anonymous", "10.9.9.9"), "pub").explicit
+    assert run(_ctx("root"), "priv") is None
+    assert run(_ctx("root", "10.9.9.9"), "pub").explicit
+    store.update_spec(BUCKET, "pub", lambda s: {**s, "public_access_block": {"RestrictPublicBuckets": True}})
+    assert run(_ctx("anonymous"), "pub") is not None
