@@ -2,7 +2,9 @@
 
 Job payload: {"function_arn", "payload" (JSON text), "qualifier"?, "request_id"?, "source"?, "source_arn"?,
 "source_account"?} — Event invokes and S3 notifications enqueue the same shape. The worker adds
-"enqueued_at" (event age) and "errors" (function errors so far) when it requeues a job.
+"enqueued_at" (event age) and "errors" (function errors so far) when it requeues a job. An event from an AWS
+service (`source` "s3") runs only if the function's resource policy allows `<source>.amazonaws.com` to
+invoke it for that `source_arn`/`source_account` (AddPermission), as on AWS; otherwise it is dropped.
 
 Per AWS (aws-spec §2.6): a function error is retried MaximumRetryAttempts times (default 2), the n-th retry
 `retry_base_s * n` later (AWS: ~1 and ~2 minutes); a throttle or a sandbox failure returns the event to the
@@ -80,6 +82,7 @@ class AsyncWorker:
         self._stopping = False
 
     async def start(self) -> None:
+        self._stopping = False
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._consume()) for _ in range(self.workers)]
 
@@ -125,6 +128,13 @@ class AsyncWorker:
             target = self.service.target(ref)
         except (AwsError, ValueError, KeyError):
             LOG.warning("dropping async invocation of missing function %s", data.get("function_arn"))
+            await asyncio.to_thread(self.store.complete, job.id)
+            return
+        source = data.get("source")
+        if source not in (None, "lambda", "destination") and not self.service.service_may_invoke(
+                target, f"{source}.amazonaws.com", data.get("source_arn"), data.get("source_account")):
+            LOG.warning("dropping %s event for %s: its resource policy does not allow %s.amazonaws.com",
+                        source, target.function.id, source)
             await asyncio.to_thread(self.store.complete, job.id)
             return
         config = event_config(target.function.spec, ref.qualifier)

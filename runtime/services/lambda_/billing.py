@@ -45,15 +45,20 @@ class Ledger:
     def record(self, account: str, function: str, *, memory_mb: int, billed_ms: int, ephemeral_mb: int = 512,
                architecture: str = "x86_64") -> None:
         """Add one invocation. Blocking (one read-modify-write of the month's meta value)."""
+        self.record_many(account, function, [(memory_mb, billed_ms, ephemeral_mb)], architecture)
+
+    def record_many(self, account: str, function: str, invocations: list[tuple[int, int, int]],
+                    architecture: str = "x86_64") -> None:
+        """Add invocations given as (memory MB, billed ms, ephemeral MB), in one write. Blocking."""
         key = META_PREFIX + month_of(self.clock())
-        gb_s = gb_seconds(memory_mb, billed_ms)
-        eph = max(0, ephemeral_mb - 512) / 1024 * billed_ms / 1000
+        gb_s = sum(gb_seconds(memory, billed) for memory, billed, _ in invocations)
+        eph = sum(max(0, e - 512) / 1024 * billed / 1000 for _, billed, e in invocations)
         with self._lock, self.store.transaction():
             ledger = self.store.get_meta(key, {})
             row = ledger.setdefault(account, {}).setdefault(function, {
                 "requests": 0, "billed_ms": 0, "gb_seconds": 0.0, "ephemeral_gb_seconds": 0.0, "cost_usd": 0.0})
-            row["requests"] += 1
-            row["billed_ms"] += billed_ms
+            row["requests"] += len(invocations)
+            row["billed_ms"] += sum(billed for _, billed, _ in invocations)
             row["gb_seconds"] = round(row["gb_seconds"] + gb_s, 9)
             row["ephemeral_gb_seconds"] = round(row["ephemeral_gb_seconds"] + eph, 12)
             row["cost_usd"] = round(cost(row["requests"], row["gb_seconds"], row["ephemeral_gb_seconds"],

@@ -55,6 +55,13 @@ class RoleCredentials:
         self._cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, role_arn: str, function_name: str) -> dict[str, str] | None:
+        """Credentials minted earlier that stay valid for a while yet, or None (then call `for_function`)."""
+        found = self._cache.get((role_arn, function_name))
+        if found is not None and found[0] - self.clock() > RENEW_BEFORE:
+            return found[1]
+        return None
+
     def for_function(self, account: str, role_arn: str, function_name: str) -> dict[str, str] | None:
         """AccessKeyId/SecretAccessKey/SessionToken, or None if the role has gone (the function then runs
         without credentials, and its AWS calls fail as they would with a deleted role). Blocking."""

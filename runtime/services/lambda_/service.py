@@ -19,6 +19,8 @@ from pathlib import Path
 
 from runtime.api.context import RequestContext
 from runtime.errors import AwsError, NotFound
+from runtime.iam import policy as engine
+from runtime.iam.authorizer import parsed
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxPort
 from runtime.services.lambda_ import naming, shapes
 from runtime.services.lambda_.billing import Ledger
@@ -62,10 +64,13 @@ class LambdaService:
         self._sink: asyncio.Queue | None = None
         self._sink_task: asyncio.Task | None = None
         self._streams: set[tuple[str, str, str]] = set()
+        self._code_dirs: dict[str, Path] = {}
+        self._rootfs: dict[str, Path] = {}
 
     # ---------------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        self.async_wakeup = asyncio.Event()  # bound to the running loop
         self._sink = asyncio.Queue()
         self._sink_task = asyncio.get_running_loop().create_task(self._drain_sink())
         for record in self.store.list(shapes.FUNCTION):
@@ -127,6 +132,19 @@ class LambdaService:
         statements = function.spec.get("Policy", {}).get(ref.qualifier or LATEST)
         return json.dumps(policy_document(statements)) if statements else None
 
+    def service_may_invoke(self, target: Target, service_principal: str, source_arn: str | None,
+                           source_account: str | None) -> bool:
+        """Does the function's resource policy let an AWS service (s3.amazonaws.com) invoke it for this source?
+        Evaluated by the IAM engine with aws:SourceArn / aws:SourceAccount, as AWS does for event sources."""
+        ref = naming.parse(self.region, target.function.account, target.invoked_arn)
+        statements = target.function.spec.get("Policy", {}).get(ref.qualifier or LATEST)
+        if not statements:
+            return False
+        keys = {k: v for k, v in (("aws:SourceArn", source_arn), ("aws:SourceAccount", source_account)) if v}
+        request = engine.RequestContext(service_principal, "", "lambda:InvokeFunction", (target.invoked_arn,), keys)
+        policy = parsed(json.dumps(policy_document(statements)), "resource")
+        return engine.evaluate(request, (), policy) is engine.Decision.ALLOW
+
     # ---------------------------------------------------------------------------- activation
 
     def schedule_activation(self, function_arn: str) -> None:
@@ -172,11 +190,20 @@ class LambdaService:
                            f"resource: {target.function.id}")
 
     async def function_spec(self, target: Target) -> FunctionSpec:
+        """The sandbox's view of the target. Paths and credentials come from in-memory caches after the first
+        call, so a warm invocation makes no thread hop and no store write here."""
         spec = target.config.spec
         account = target.function.account
-        code_dir: Path = await asyncio.to_thread(self.code.code_dir, spec["CodeHex"])
-        rootfs: Path = await asyncio.to_thread(self.runtimes.rootfs, spec["Runtime"])
-        creds = await asyncio.to_thread(self.credentials.for_function, account, spec["Role"], spec["FunctionName"])
+        code_dir = self._code_dirs.get(spec["CodeHex"])
+        if code_dir is None:
+            code_dir = self._code_dirs[spec["CodeHex"]] = await asyncio.to_thread(self.code.code_dir, spec["CodeHex"])
+        rootfs = self._rootfs.get(spec["Runtime"])
+        if rootfs is None:
+            rootfs = self._rootfs[spec["Runtime"]] = await asyncio.to_thread(self.runtimes.rootfs, spec["Runtime"])
+        creds = self.credentials.cached(spec["Role"], spec["FunctionName"])
+        if creds is None:
+            creds = await asyncio.to_thread(self.credentials.for_function, account, spec["Role"],
+                                            spec["FunctionName"])
         return FunctionSpec(name=spec["FunctionName"], version=target.version, arn=target.function.id,
                             handler=spec["Handler"], runtime=spec["Runtime"], code_dir=code_dir,
                             memory_mb=spec["MemorySize"], timeout_s=spec["Timeout"],
@@ -216,15 +243,21 @@ class LambdaService:
                 LOG.exception("recording %d invocations failed", len(batch))
 
     def _record_all(self, batch: list) -> None:
+        """Blocking: a batch of finished invocations -> one log write per stream, one ledger write per function."""
+        by_stream: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        usage: dict[tuple[str, str], list[int]] = {}
         for account, fn, result, at_ms in batch:
             group = f"/aws/lambda/{fn.name}"
             stream = result.log_stream_name or f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{uuid.uuid4().hex}"
+            by_stream.setdefault((account, group, stream), []).extend((at_ms, line) for line in result.logs)
+            usage.setdefault((account, fn.name), []).append((fn.memory_mb, result.billed_ms, fn.ephemeral_mb))
+        for (account, group, stream), events in by_stream.items():
             if (account, group, stream) not in self._streams:
                 self.logs.ensure_stream(account, self.region, group, stream)
                 self._streams.add((account, group, stream))
-            self.logs.write(account, group, stream, [(at_ms, line) for line in result.logs])
-            self.ledger.record(account, fn.name, memory_mb=fn.memory_mb, billed_ms=result.billed_ms,
-                               ephemeral_mb=fn.ephemeral_mb)
+            self.logs.write(account, group, stream, events)
+        for (account, name), rows in usage.items():
+            self.ledger.record_many(account, name, rows)
 
     def enqueue_async(self, function_arn: str, payload: bytes, *, qualifier: str | None = None,
                       request_id: str | None = None, **extra) -> str:

@@ -125,3 +125,22 @@ def test_throttled_event_stays_queued(store, tmp_path):
     asyncio.run(run_until(lambda: bool(sandbox.invokes), worker, service))
     job = store.claim(ASYNC_TOPIC, now=1e12, lease_seconds=1)
     assert job is not None and job.payload["throttles"] >= 1
+
+
+def test_s3_event_needs_the_functions_resource_policy(store, tmp_path):
+    sandbox = RecordingSandbox()
+    service, worker = build(store, tmp_path, sandbox)
+    event = {"function_arn": arn("f"), "payload": '{"Records": []}', "source": "s3",
+             "source_arn": "arn:aws:s3:::bucket", "source_account": ACCOUNT}
+    store.enqueue(ASYNC_TOPIC, event)
+    asyncio.run(run_until(lambda: True, worker, service, settle=0.5))
+    assert sandbox.invokes == [] and store.claim(ASYNC_TOPIC, now=1e12, lease_seconds=1) is None
+    statement = {"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                 "Action": "lambda:InvokeFunction", "Resource": arn("f"),
+                 "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"},
+                               "StringEquals": {"AWS:SourceAccount": ACCOUNT}}}
+    store.update_spec(shapes.FUNCTION, arn("f"), lambda s: {**s, "Policy": {"$LATEST": [statement]}})
+    store.enqueue(ASYNC_TOPIC, {**event, "source_arn": "arn:aws:s3:::other"})
+    store.enqueue(ASYNC_TOPIC, event)
+    asyncio.run(run_until(lambda: bool(sandbox.invokes), worker, service))
+    assert len(sandbox.invokes) == 1 and sandbox.invokes[0].payload == b'{"Records": []}'
