@@ -285,10 +285,11 @@ def build(name: str | None = None, *, progress: Progress = print, force: bool = 
         return [_build_one(client, r, force, progress) for r in chosen]
 
 
-def prune(*, progress: Progress = print) -> list[str]:
+def prune(*, progress: Progress = print, dry_run: bool = False) -> list[str]:
     """Remove recipe images whose hash is no longer current, and rootfs images and tarballs no recipe needs.
 
-    Images still used by a container are kept (the engine refuses; reported, not raised).
+    Images still used by a container are kept (the engine refuses; reported, not raised). With `dry_run`,
+    only say what would go.
     """
     wanted = {r.tag for r in recipes()}
     sources_cache: dict[str, tuple[str, ...]] = {}
@@ -307,6 +308,9 @@ def prune(*, progress: Progress = print) -> list[str]:
             stale_recipe = not tag.startswith(f"{ROOTFS_REPOSITORY}:") and tag not in wanted
             if not (stale_rootfs or stale_recipe):
                 continue
+            if dry_run:
+                removed.append(tag)
+                continue
             try:
                 with docker_errors(f"removing {tag}"):
                     client.api.remove_image(tag)
@@ -316,9 +320,10 @@ def prune(*, progress: Progress = print) -> list[str]:
                 progress(f"kept {tag}: {e}")
     for tarball in (CACHE_DIR / "rootfs").glob("*.tar"):
         if tarball.stem not in rootfs_keys:
-            tarball.unlink()
+            if not dry_run:
+                tarball.unlink()
+                progress(f"removed {tarball}")
             removed.append(str(tarball))
-            progress(f"removed {tarball}")
     return removed
 
 
@@ -329,7 +334,8 @@ def _cli(argv: list[str] | None = None) -> int:
     b.add_argument("name", nargs="?")
     b.add_argument("--missing", action="store_true", help="only recipes whose current tag does not exist")
     sub.add_parser("list", help="list built images")
-    sub.add_parser("prune", help="remove images and caches of outdated recipes")
+    p = sub.add_parser("prune", help="remove images and caches of outdated recipes")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     args = parser.parse_args(argv)
     if args.command == "build":
         started = time.monotonic()
@@ -343,7 +349,9 @@ def _cli(argv: list[str] | None = None) -> int:
         for row in (head, *rows):
             print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
     else:
-        prune()
+        for item in prune(dry_run=args.dry_run):
+            if args.dry_run:
+                print(f"would remove {item}")
     return 0
 
 
