@@ -123,15 +123,14 @@ def function_env(fn: FunctionSpec, *, region: str, endpoint_url: str | None, log
     return env
 
 
-def bwrap_argv(fn: FunctionSpec, *, env: dict[str, str], cgroup_dirs: dict[str, Path],
-               bwrap: str = "bwrap", endpoint_dir: Path | None = None) -> list[str]:
+def bwrap_argv(fn: FunctionSpec, *, cgroup_dirs: dict[str, Path], bwrap: str = "bwrap",
+               endpoint_dir: Path | None = None) -> list[str]:
     """The zygote's command line. bwrap itself runs as the unprivileged sandbox uid (never root), so
-    its user namespace maps that uid to itself and the zygote holds no capability at all."""
+    its user namespace maps that uid to itself and the zygote holds no capability at all. The function's
+    environment is bwrap's own environment, never its arguments: argv is world-readable in /proc and
+    the environment holds the role's credentials."""
     argv = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "localhost",
-            "--clearenv"]
-    for key, value in env.items():
-        argv += ["--setenv", key, value]
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "localhost"]
     argv += root_args(fn.rootfs)
     argv += ["--ro-bind", str(fn.code_dir), "/var/task",
              "--ro-bind", str(RUNNER_FILE), f"{RUNNER_MOUNT}/zygote.py",

@@ -186,7 +186,7 @@ class SandboxManager:
         self.bill_init = bill_init
         self.warm_sandboxes = warm_sandboxes
         self.cpu_limit = cpu_limit
-        self.bwrap = bwrap
+        self.bwrap = shutil.which(bwrap) or bwrap
         self.cgroups = cgroups or detect(cgroup_root)
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Task] = {}

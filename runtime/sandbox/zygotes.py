@@ -93,7 +93,7 @@ class Zygote:
                     endpoint_dir: Path | None = None) -> InitOutcome:
         """Spawn and wait for the `ready` message. Init errors come back in the outcome, not raised."""
         fn_dirs = await asyncio.to_thread(self.prepare_cgroups, fn.memory_mb)
-        argv = bwrap_argv(fn, env=env, cgroup_dirs=fn_dirs, bwrap=bwrap, endpoint_dir=endpoint_dir)
+        argv = bwrap_argv(fn, cgroup_dirs=fn_dirs, bwrap=bwrap, endpoint_dir=endpoint_dir)
         procs_files = [str(d / "cgroup.procs") for d in self.cgroups.dirs(self.zygote_rel).values()]
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         t0 = time.monotonic()
@@ -101,7 +101,7 @@ class Zygote:
             self.proc = await asyncio.create_subprocess_exec(
                 "/bin/sh", "-c", JOIN_AND_EXEC, "sh", str(len(procs_files)), *procs_files, *argv,
                 stdin=child.fileno(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-                user=self.uid, group=self.gid, extra_groups=[], close_fds=True)
+                user=self.uid, group=self.gid, extra_groups=[], close_fds=True, env=env)
         finally:
             child.close()
         parent.setblocking(False)

@@ -253,6 +253,8 @@ def test_environment_and_context_are_aws_shaped(lab):
     assert seen["identity_id"] is None
     assert seen["client_custom"] == {"k": "v"} and seen["client_app_title"] == "demo"
     assert seen["cwd"] == "/var/task"
+    leaked = [pid for pid in _processes_with("s3cr3t")]
+    assert leaked == [], "a credential is visible in a world-readable command line"
 
 
 def test_stdout_stderr_and_logging_become_log_lines(lab):
