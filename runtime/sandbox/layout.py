@@ -20,7 +20,7 @@ RUNNER_FILE = Path(__file__).resolve().parent / "zygote.py"
 RUNNER_MOUNT = "/var/runtime/terrarium"
 HOST_ROOT_ENTRIES = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
 SKIP_TOP = {"proc", "dev", "sys", "tmp", "run", "var", "mnt", "media", "home", "root", "boot", "lost+found",
-            ".dockerenv", "srv"}
+            ".dockerenv", ".terrarium-complete", "srv"}
 PYTHON_CANDIDATES = ("var/lang/bin/python3", "usr/local/bin/python3", "usr/bin/python3")
 DEFAULT_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 
