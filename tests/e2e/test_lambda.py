@@ -464,3 +464,37 @@ def test_billing_ledger_counts_invocations(lam, role, code, lam_server):
     usage = wait_for(lambda: (r := row()) and r["requests"] == 3 and r)
     assert usage["gb_seconds"] == pytest.approx(0.25 * usage["billed_ms"] / 1000)
     assert usage["cost_usd"] == pytest.approx(3 * 0.2e-6 + usage["gb_seconds"] * 0.0000166667)
+
+
+def test_function_url_with_aws_iam_auth_requires_a_signature(lam, role, code, lam_server):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    name = create(lam, role, code, "app.web")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"] + "signed"
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(url)
+    assert info.value.code == 403
+
+    def signed_get(access_key: str, secret: str) -> urllib.request.Request:
+        request = AWSRequest(method="GET", url=url)
+        SigV4Auth(Credentials(access_key, secret), "lambda", "us-east-1").add_auth(request)
+        return urllib.request.Request(url, headers=dict(request.headers.items()))
+
+    with urllib.request.urlopen(signed_get(lam_server.access_key, lam_server.secret_key)) as reply:
+        assert reply.status == 201 and reply.headers["x-got"] == "/signed"
+    iam = lam_server.client("iam")
+    user = iam.create_user(UserName=f"url-{uuid.uuid4().hex[:6]}")["User"]["UserName"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(signed_get(key["AccessKeyId"], key["SecretAccessKey"]))
+    assert info.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(signed_get(lam_server.access_key, "wrong" * 8))
+    assert info.value.code == 403
+    iam.put_user_policy(UserName=user, PolicyName="url", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl",
+                                                "Resource": f"arn:aws:lambda:*:*:function:{name}"}]}))
+    with urllib.request.urlopen(signed_get(key["AccessKeyId"], key["SecretAccessKey"])) as reply:
+        assert reply.status == 201
