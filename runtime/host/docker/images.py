@@ -107,11 +107,15 @@ def current(name: str) -> BuiltImage:
 
 
 @contextmanager
-def _build_lock() -> Iterator[None]:
+def _build_lock(progress: Progress) -> Iterator[None]:
     """One builder at a time per host (two test runs may start together)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(CACHE_DIR / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another image build to finish ({CACHE_DIR / 'build.lock'})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
@@ -278,10 +282,17 @@ def _build_one(client, r: Recipe, force: bool, progress: Progress) -> BuiltImage
 
 
 def build(name: str | None = None, *, progress: Progress = print, force: bool = False) -> list[BuiltImage]:
-    """Build recipe `name` (all recipes when None) unless its current tag exists (or `force`)."""
+    """Build recipe `name` (all recipes when None) unless its current tag exists (or `force`).
+
+    When every tag exists, no lock is taken: a cached run never waits behind another checkout's build.
+    """
     chosen = [recipe(name)] if name else recipes()
     client = connect()
-    with _build_lock():
+    if not force:
+        with docker_errors("looking up recipe images"):
+            if all(client.api.images(name=r.tag) for r in chosen):
+                return [_build_one(client, r, force, progress) for r in chosen]
+    with _build_lock(progress):
         return [_build_one(client, r, force, progress) for r in chosen]
 
 
