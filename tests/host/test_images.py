@@ -221,6 +221,9 @@ write_files:
     encoding: b64
     content: aGVsbG8=
     owner: admin:admin
+    permissions: 0640
+  - path: /etc/broken.conf
+    owner: nobody-such-user
 runcmd:
   - echo "runcmd says hi"
   - [sh, -c, "echo from a list > /var/tmp/runcmd-list"]
@@ -235,13 +238,14 @@ def test_ami_runs_the_cloud_config_subset(built, container_name, tmp_path) -> No
         inst.plug()
         wait_for(lambda: boots_finished(inst) == 1, 30, "first boot to finish")
         assert inst.exec("stat", "-c", "%a %U %n", "/etc/terrarium-test.conf", "/home/admin/note.txt").split("\n")[:2] \
-            == ["600 root /etc/terrarium-test.conf", "644 admin /home/admin/note.txt"]
+            == ["600 root /etc/terrarium-test.conf", "640 admin /home/admin/note.txt"]
         assert inst.exec("cat", "/etc/terrarium-test.conf") == "hello=world\n"
         assert inst.exec("cat", "/home/admin/note.txt") == "hello"
         assert inst.exec("cat", "/var/tmp/runcmd-list") == "from a list\n"
         output = inst.exec("cat", "/var/log/cloud-init-output.log")
         assert "runcmd says hi" in output and "runcmd says hi" in logs(inst.name)
         assert "ignored: packages" in output
+        assert "write_files entry {'path': '/etc/broken.conf'" in output, "a bad entry is reported, the rest runs"
     finally:
         inst.close()
 
