@@ -16,7 +16,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from runtime.api.errors import UNKNOWN, UnknownOperation, WireError
 from runtime.api.http import HttpRequest, HttpResponse
 from runtime.api.protocols.base import REQUEST_ID_HEADER, Protocol, parse_scalar
-from runtime.api.protocols.xmlwriter import write_members
+from runtime.api.protocols.xmlwriter import write_members, xml_text
 from runtime.errors import AwsError
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -141,7 +141,7 @@ class QueryProtocol(Protocol):
         body = SubElement(root, "Error")
         SubElement(body, "Type").text = "Sender" if error.sender_fault else "Receiver"
         SubElement(body, "Code").text = error.code
-        SubElement(body, "Message").text = error.message
+        SubElement(body, "Message").text = xml_text(error.message)
         SubElement(root, "RequestId").text = request_id
         return _xml_response(error.status, root, request_id)
 
@@ -187,7 +187,7 @@ class Ec2Protocol(QueryProtocol):
         root = Element("Response")
         body = SubElement(SubElement(root, "Errors"), "Error")
         SubElement(body, "Code").text = error.code
-        SubElement(body, "Message").text = error.message
+        SubElement(body, "Message").text = xml_text(error.message)
         SubElement(root, "RequestID").text = request_id
         return _xml_response(error.status, root, request_id)
 

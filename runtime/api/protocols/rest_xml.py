@@ -12,7 +12,7 @@ from runtime.api.http import HttpResponse
 from runtime.api.protocols.base import parse_scalar
 from runtime.api.protocols.query import XML_DECLARATION
 from runtime.api.protocols.rest import RestProtocol
-from runtime.api.protocols.xmlwriter import member_key_name, write_members, write_value
+from runtime.api.protocols.xmlwriter import member_key_name, write_members, write_value, xml_text
 from runtime.errors import AwsError
 
 _NAMESPACE = re.compile(r"^\{.*\}")
@@ -110,9 +110,9 @@ class RestXmlProtocol(RestProtocol):
             return HttpResponse(error.status, headers, b"")
         root = Element("Error")
         SubElement(root, "Code").text = error.code
-        SubElement(root, "Message").text = error.message
+        SubElement(root, "Message").text = xml_text(error.message)
         for key, value in error.fields.items():
-            SubElement(root, key).text = str(value)
+            SubElement(root, key).text = xml_text(str(value))
         SubElement(root, "RequestId").text = request_id
         return HttpResponse(error.status, headers,
                             XML_DECLARATION + tostring(root, encoding="utf-8", xml_declaration=False))

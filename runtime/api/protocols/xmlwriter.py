@@ -7,6 +7,7 @@ Element naming mirrors what botocore's XML response parser looks up (`_member_ke
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element, SubElement
 
 from botocore.model import Shape
@@ -14,6 +15,12 @@ from botocore.model import Shape
 from runtime.api import scalars
 
 NON_BODY_LOCATIONS = {"header", "headers", "statusCode", "uri", "querystring"}
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(value: str) -> str:
+    """Text XML 1.0 can carry: characters it forbids (control characters, lone surrogates) become U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value)
 
 
 def member_key_name(shape: Shape, member_name: str) -> str:
@@ -72,4 +79,4 @@ def _scalar_text(value, shape: Shape, default_ts: str) -> str:
         return scalars.b64(value)
     if kind in ("float", "double"):
         return scalars.format_float(value)
-    return str(value)
+    return xml_text(str(value))
