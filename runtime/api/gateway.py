@@ -6,6 +6,7 @@ other exception is logged and answered as `InternalFailure`, so a client never s
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 import re
 import secrets
@@ -25,7 +26,7 @@ from runtime.api.errors import CONSTRAINT, INVALID, MISSING, UNKNOWN, WireError,
 from runtime.api.http import HttpRequest, HttpResponse
 from runtime.api.protocols.rest_xml import RestXmlProtocol
 from runtime.api.sigv4 import (MAX_SKEW_SECONDS, BytesSource, MalformedAuth, PayloadVerifier, Signature,
-                               read_signature, signature_matches)
+                               read_signature, signature_matches, sigv2_query_signature)
 from runtime.api.validate import coral_message, validate
 from runtime.errors import AwsError
 
@@ -107,16 +108,22 @@ class Gateway:
                 if "X-Amz-Credential" in request.query:
                     raise AwsError("AuthorizationQueryParametersError", auth_error.message, 400)
                 raise auth_error
-            if "AWSAccessKeyId" in request.query or request.headers.get("Authorization", "").startswith("AWS "):
+            if request.headers.get("Authorization", "").startswith("AWS "):
                 raise AwsError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
                                                  "Please use AWS4-HMAC-SHA256.", 400)
+            if signature is not None and not signature.presigned and "x-amz-content-sha256" not in request.headers:
+                raise AwsError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
             operation = s3_operation(model, protocol.operation_for(model, http), http)
             bound = self.dispatcher.get("s3", operation.name)
             streaming = bound is not None and getattr(bound.handler, STREAMING, False)
             if not streaming:
                 signed.body = await request.read()
-            credential = (anonymous_credential() if signature is None  # bucket policies decide
-                          else self._authenticate(signed, signature, info, operation))
+            if "AWSAccessKeyId" in request.query:
+                credential = self._authenticate_sigv2(http)
+            elif signature is None:
+                credential = anonymous_credential()  # bucket policies decide
+            else:
+                credential = self._authenticate(signed, signature, info, operation)
             verifier = PayloadVerifier(request.headers, signature, credential.secret)
             if not streaming:
                 http.body = await verifier.read_all(BytesSource(signed.body))
@@ -212,6 +219,24 @@ class Gateway:
         if signature is None or info.global_region:
             return self.region
         return signature.region
+
+    def _authenticate_sigv2(self, http: HttpRequest) -> Credential:
+        """A Signature Version 2 presigned S3 URL (`AWSAccessKeyId`, `Expires`, `Signature`)."""
+        query = http.query
+        credential = self.credentials.lookup(query.get("AWSAccessKeyId", ""))
+        if credential is None or not credential.active or credential.session_token is not None:
+            raise AwsError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                           403)
+        try:
+            expires = int(query.get("Expires", ""))
+        except ValueError:
+            raise AwsError("AccessDenied", "Query-string authentication requires the Signature, Expires and "
+                                           "AWSAccessKeyId parameters", 403) from None
+        if self.clock() > expires:
+            raise AwsError("AccessDenied", "Request has expired", 403)
+        if not hmac.compare_digest(sigv2_query_signature(http, credential.secret), query.get("Signature", "")):
+            raise AwsError("SignatureDoesNotMatch", BAD_SIGNATURE_MESSAGE, 403)
+        return credential
 
     def _authenticate(self, http: HttpRequest, signature: Signature | None, info: specs.ServiceInfo,
                       operation: OperationModel) -> Credential:

@@ -389,3 +389,25 @@ class PayloadVerifier:
             wanted = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
             if not hmac.compare_digest(wanted, values.get("x-amz-trailer-signature", "")):
                 raise AwsError("SignatureDoesNotMatch", "The trailer signature does not match.", 403)
+
+
+# --- S3 presigned URLs of Signature Version 2 (what `aws s3 presign` of CLI v1 produces) -------------------
+def sigv2_query_signature(http: HttpRequest, secret: str) -> str:
+    """The signature S3 expects in `Signature=` of a SigV2 query-string URL, computed by botocore's own
+    canonicaliser (`HmacV1Auth.canonical_string`) over the path-style resource."""
+    from botocore.auth import HmacV1Auth
+    from botocore.credentials import Credentials
+    from urllib.parse import urlencode, urlsplit
+
+    query = [(k, v) for k, v in http.query.items() if k not in ("AWSAccessKeyId", "Signature", "Expires")]
+    split = urlsplit(http.path + ("?" + urlencode(query) if query else ""))
+    headers = {k: v for k, v in http.headers.items()
+               if k.lower() in ("content-md5", "content-type") or k.lower().startswith("x-amz-")}
+    expires = http.query.get("Expires", "")
+
+    class _Expiring(HmacV1Auth):
+        def _get_date(self) -> str:  # the query form signs Expires where the header form signs Date
+            return expires
+
+    text = _Expiring(Credentials("-", secret)).canonical_string(http.method, split, headers)
+    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()

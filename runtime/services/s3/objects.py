@@ -37,6 +37,7 @@ _FORWARD = {"content-type", "content-md5", "cache-control", "content-disposition
             "x-amz-object-lock-legal-hold"}
 _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfer-encoding", "x-amz-request-id",
                   "x-amz-id-2", "content-length", "owner"}
+_AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
 
 
@@ -116,7 +117,8 @@ class ObjectsProvider:
             body = ctx.http.body
             if body or request.method in ("PUT", "POST"):
                 headers["Content-Length"] = str(len(body))
-        query = [(k, v) for k, v in request.query.items() if not k.lower().startswith("x-amz-") and k != "x-id"]
+        query = [(k, v) for k, v in request.query.items()
+                 if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
