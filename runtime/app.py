@@ -80,6 +80,11 @@ def build_dispatcher(settings: Settings, store: Store,
     dispatcher.register("ec2", ImagesProvider(store))
     dispatcher.register("ec2", InstanceTypesProvider())
     dispatcher.register("logs", LogsProvider(store))
+    from runtime.services import vpc  # VPC providers and the default VPC (issue 5); the lead may hoist this
+    for provider in vpc.providers(store, settings.region, settings.zones):
+        dispatcher.register("ec2", provider)
+    vpc.ensure_default_vpc(store, accounts.load_or_create(settings.data_dir, settings.account_id).account_id,
+                           settings.region, settings.zones)
     for provider in lambda_.providers if lambda_ is not None else ():
         dispatcher.register("lambda", provider)
     return dispatcher
