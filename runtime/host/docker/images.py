@@ -95,15 +95,17 @@ def list_built() -> list[BuiltImage]:
     return sorted(built, key=lambda b: (b.name, b.created))
 
 
+def _inspect(client, tag: str) -> BuiltImage:
+    with docker_errors(f"inspecting {tag}"):
+        built = _built_image(client.api.inspect_image(tag))
+    if built is None:
+        raise NotFound(f"{tag} exists but is not a recipe image")
+    return built
+
+
 def current(name: str) -> BuiltImage:
     """The image built from recipe `name` as its files are now; NotFound if it has not been built."""
-    r = recipe(name)
-    client = connect()
-    with docker_errors(f"inspecting {r.tag}"):
-        built = _built_image(client.api.inspect_image(r.tag))
-    if built is None:
-        raise NotFound(f"{r.tag} exists but is not a recipe image")
-    return built
+    return _inspect(connect(), recipe(name).tag)
 
 
 @contextmanager
@@ -270,13 +272,13 @@ def _build_one(client, r: Recipe, force: bool, progress: Progress) -> BuiltImage
         present = bool(client.api.images(name=r.tag))
     if present and not force:
         progress(f"{r.name}: {r.tag} is up to date")
-        return current(r.name)
+        return _inspect(client, r.tag)
     progress(f"{r.name}: building {r.tag} ({r.kind}, Debian {r.suite})")
     started = time.monotonic()
     base = _rootfs_image(client, r, progress)
     pydeps = _python_deps(r, progress)
     _build_layer(client, r, base, pydeps, progress)
-    built = current(r.name)
+    built = _inspect(client, r.tag)
     progress(f"{r.name}: {r.tag} built in {time.monotonic() - started:.1f} s, {built.size / 1e6:.0f} MB")
     return built
 
