@@ -158,7 +158,8 @@ async def _lambda_ctx(app: web.Application):
     app[LAMBDA] = lambda_stack.LambdaStack.build(
         store, region=settings.region, endpoint=settings.endpoint, data_dir=settings.data_dir, sandbox=sandbox,
         runtimes=runtimes, issuer=SessionIssuer(store, clock), lookup_credential=resolver.lookup,
-        authorize=PolicyAuthorizer(IamDirectory(store), clock=clock))
+        authorize=PolicyAuthorizer(IamDirectory(store), clock=clock),
+        root_key=(app[ACCOUNT].access_key_id, app[ACCOUNT].secret_access_key))
     await app[LAMBDA].start()
     yield
     await app[LAMBDA].close()

@@ -498,3 +498,31 @@ def test_function_url_with_aws_iam_auth_requires_a_signature(lam, role, code, la
                                                 "Resource": f"arn:aws:lambda:*:*:function:{name}"}]}))
     with urllib.request.urlopen(signed_get(key["AccessKeyId"], key["SecretAccessKey"])) as reply:
         assert reply.status == 201
+
+
+def test_code_from_terrarium_s3_and_s3_event_notifications(lam, role, code, lam_server):
+    s3 = lam_server.client("s3")
+    bucket = f"code-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="fn.zip", Body=code)
+    name = f"s3code-{uuid.uuid4().hex[:6]}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.record",
+                        Code={"S3Bucket": bucket, "S3Key": "fn.zip"})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2})
+    assert json.loads(invoke(lam, name, {"from": "s3"})["Body"]) == {"from": "s3"}
+    with pytest.raises(ClientError) as info:
+        lam.create_function(FunctionName=f"{name}-x", Runtime="python3.11", Role=role, Handler="app.record",
+                            Code={"S3Bucket": bucket, "S3Key": "missing.zip"})
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "NoSuchKey" in info.value.response["Error"]["Message"]
+
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}",
+                       SourceAccount=lam_server.account_id)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket=bucket, Key="uploads/red flower.jpg", Body=b"x" * 10)
+    records = wait_for(lambda: [m for m in log_messages(lam_server, name) if "ObjectCreated" in m], 30)
+    event = json.loads(records[0].split(" ", 1)[1])["Records"][0]
+    assert event["eventSource"] == "aws:s3" and event["s3"]["object"]["key"] == "uploads/red+flower.jpg"

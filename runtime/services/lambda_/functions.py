@@ -29,10 +29,11 @@ def _name_resource(ctx: RequestContext, params: dict) -> list[str]:
 
 
 class FunctionsProvider:
-    def __init__(self, service: LambdaService, code_url) -> None:
+    def __init__(self, service: LambdaService, code_url, s3_code=None) -> None:
         self.service = service
         self.store = service.store
         self.code_url = code_url  # (sha_hex) -> presigned download URL
+        self.s3_code = s3_code  # S3CodeSource, or None when the server has no S3
 
     def resource_policy(self, ctx: RequestContext, arn: str):
         return self.service.resource_policy(ctx, arn)
@@ -52,7 +53,7 @@ class FunctionsProvider:
         check_handler(params["Handler"])
         config_rules.check_limits(params)
         env = config_rules.environment(params) or {}
-        zip_bytes = self._zip(params["Code"])
+        zip_bytes = await self._zip(params["Code"])
         check_execution_role(self.store, ctx.account, params["Role"])
         if self.store.find(shapes.FUNCTION, ctx.account, ref.name) is not None:
             raise conflict(f"Function already exist: {ref.name}")
@@ -80,12 +81,14 @@ class FunctionsProvider:
         self.service.schedule_activation(ref.arn)
         return shapes.configuration(record)
 
-    @staticmethod
-    def _zip(code: dict) -> bytes:
+    async def _zip(self, code: dict) -> bytes:
         if code.get("ZipFile"):
             return bytes(code["ZipFile"])
-        if code.get("S3Bucket") or code.get("ImageUri"):
-            raise invalid("Terrarium takes function code as ZipFile only (S3Bucket/S3Key: issue 7 follow-up).")
+        if code.get("S3Bucket") and code.get("S3Key") and self.s3_code is not None:
+            return await asyncio.to_thread(self.s3_code.fetch, code["S3Bucket"], code["S3Key"],
+                                           code.get("S3ObjectVersion"))
+        if code.get("ImageUri"):
+            raise invalid("Terrarium runs Zip functions only (ImageUri is not supported).")
         raise invalid("Please provide a source for function code.")
 
     # --------------------------------------------------------------------------------- read
@@ -160,7 +163,7 @@ class FunctionsProvider:
     @operation("UpdateFunctionCode", resources=_name_resource)
     async def update_function_code(self, ctx: RequestContext, params: dict) -> dict:
         ref, function = self._updatable(ctx, params)
-        zip_bytes = self._zip(params)
+        zip_bytes = await self._zip(params)
         await asyncio.to_thread(self.service.code.validate, zip_bytes, function.spec["Handler"])
         if params.get("DryRun"):
             return shapes.configuration(function)

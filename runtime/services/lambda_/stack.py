@@ -25,6 +25,7 @@ from runtime.services.lambda_.invoke import InvokeProvider
 from runtime.services.lambda_.permissions import PermissionsProvider
 from runtime.services.lambda_.roles import RoleCredentials
 from runtime.services.lambda_.runtimes import RuntimeImages
+from runtime.services.lambda_.s3code import S3CodeSource
 from runtime.services.lambda_.service import LambdaService
 from runtime.services.lambda_.urls import UrlsProvider
 from runtime.services.lambda_.versions import VersionsProvider
@@ -60,13 +61,15 @@ class LambdaStack:
     @classmethod
     def build(cls, store: Store, *, region: str, endpoint: str, data_dir: Path, sandbox: SandboxPort,
               runtimes: RuntimeImages, issuer: SessionIssuer, lookup_credential: CredentialLookup,
-              authorize: Authorize) -> "LambdaStack":
+              authorize: Authorize, root_key: tuple[str, str] | None = None) -> "LambdaStack":
+        """`root_key` (access key, secret) lets CreateFunction/UpdateFunctionCode read code from Terrarium's S3."""
         service = LambdaService(store, region=region, code=CodeStore(data_dir, cache_dir() / "code"),
                                 runtimes=runtimes, sandbox=sandbox,
                                 credentials=RoleCredentials(store, issuer, issuer.clock),
                                 logs=LogsProvider(store), ledger=Ledger(store), function_url_base=endpoint)
         doors = LambdaWeb(service, endpoint=endpoint, lookup_credential=lookup_credential, authorize=authorize)
-        providers = [FunctionsProvider(service, doors.code_url), VersionsProvider(service),
+        s3_code = S3CodeSource(endpoint, region, *root_key) if root_key else None
+        providers = [FunctionsProvider(service, doors.code_url, s3_code), VersionsProvider(service),
                      PermissionsProvider(service), ConcurrencyProvider(service), InvokeProvider(service),
                      UrlsProvider(service)]
         return cls(service, AsyncWorker(service, retry_base_s=retry_base_s()), doors, providers)
