@@ -38,7 +38,7 @@ def image_spec(built: builder.BuiltImage) -> dict:
 def sync(store: Store) -> list[str]:
     """Make the store's public AMIs match the engine's built AMIs; returns the AMI ids available."""
     try:
-        built = [b for b in builder.list_built() if b.kind == "ami"]
+        built = [b for b in builder.list_built() if b.kind == "ami" and b.tag]  # untagged: not ours to launch
     except (NotFound, TerrariumError) as exc:
         LOG.warning("cannot list images, AMI catalogue unchanged: %s", exc)
         return []

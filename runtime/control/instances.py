@@ -26,7 +26,7 @@ from runtime.state import Key, Store
 LOG = logging.getLogger(__name__)
 
 KIND = "ec2.instance"
-ENI_KIND = "ec2.eni"
+ENI_KIND = "ec2.networkinterface"
 REBOOT_EXIT = 129
 BILLING_MINIMUM_S = 60
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from runtime.services.ec2 import instance_state as states
 from runtime.services.ec2.tagging import tag_list
 from runtime.state import Record
@@ -20,12 +22,12 @@ def public_dns(ip: str | None, region: str) -> str:
         f"{host}.{region}.compute.amazonaws.com"
 
 
-def instance_shape(record: Record) -> dict:
+def instance_shape(record: Record, public_ip: str | None) -> dict:
     spec, status = record.spec, record.status
     net = spec["Placement"]
     region = net.get("Region", "us-east-1")
     state_name = status.get("State", "pending")
-    public_ip = status.get("PublicIp") if state_name not in ("stopped", "terminated") else None
+    public_ip = public_ip if state_name not in ("stopped", "terminated") else None
     private_ip = net["PrivateIpAddress"] if state_name != "terminated" else None
     shape = {
         "InstanceId": record.id, "ImageId": spec["ImageId"], "State": states.state(state_name),
@@ -75,6 +77,7 @@ def instance_shape(record: Record) -> dict:
     return shape
 
 
-def reservation_shape(reservation_id: str, account: str, records: list[Record]) -> dict:
+def reservation_shape(reservation_id: str, account: str, records: list[Record],
+                      public_ip: Callable[[Record], str | None]) -> dict:
     return {"ReservationId": reservation_id, "OwnerId": account, "Groups": [],
-            "Instances": [instance_shape(r) for r in records]}
+            "Instances": [instance_shape(r, public_ip(r)) for r in records]}

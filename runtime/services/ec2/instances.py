@@ -81,6 +81,10 @@ class InstancesProvider:
             return True
         return time.time() - record.status.get("TerminatedAt", 0) < states.TERMINATED_VISIBLE_S
 
+    def _reservation(self, reservation_id: str, account: str, records: list[Record]) -> dict:
+        return reservation_shape(reservation_id, account, records, lambda r: placement.public_ip(
+            self.store, r.spec["Placement"]["NetworkInterfaceId"]))
+
     # ------------------------------------------------------------------------------------------ launch
 
     def _validate_launch(self, ctx: RequestContext, params: dict) -> dict:
@@ -135,7 +139,7 @@ class InstancesProvider:
             existing = self.store.list(KIND, ctx.account, where={"ClientToken": token})
             if existing:
                 reservation = existing[0].spec["ReservationId"]
-                return reservation_shape(reservation, ctx.account, existing)
+                return self._reservation(reservation, ctx.account, existing)
         launch = self._validate_launch(ctx, params)
         reservation = ids.new_id("reservation")
         now = time.time()
@@ -167,9 +171,8 @@ class InstancesProvider:
                 }
                 record = self.store.put(KIND, instance_id, ctx.account, spec, tags=tags)
                 self.store.update_status(KIND, instance_id, {"State": "pending", "StateTransitionReason": ""})
-                placement.bind(self.store, net, instance_id)
                 records.append(self.store.get(KIND, instance_id))
-        return reservation_shape(reservation, ctx.account, records)
+        return self._reservation(reservation, ctx.account, records)
 
     # ---------------------------------------------------------------------------------------- describe
 
@@ -184,7 +187,7 @@ class InstancesProvider:
             "subnet-id": lambda r: r.spec["Placement"]["SubnetId"],
             "availability-zone": lambda r: r.spec["Placement"]["AvailabilityZone"],
             "private-ip-address": lambda r: r.spec["Placement"]["PrivateIpAddress"],
-            "ip-address": lambda r: r.status.get("PublicIp"), "reservation-id": lambda r: r.spec["ReservationId"],
+            "ip-address": lambda r: placement.public_ip(self.store, r.spec["Placement"]["NetworkInterfaceId"]), "reservation-id": lambda r: r.spec["ReservationId"],
             "instance.group-id": lambda r: [g["GroupId"] for g in r.spec["Placement"]["Groups"]],
             "instance.group-name": lambda r: [g["GroupName"] for g in r.spec["Placement"]["Groups"]],
             "network-interface.network-interface-id": lambda r: r.spec["Placement"]["NetworkInterfaceId"],
@@ -198,7 +201,7 @@ class InstancesProvider:
         reservations: dict[str, list[Record]] = {}
         for record in page:
             reservations.setdefault(record.spec["ReservationId"], []).append(record)
-        result = {"Reservations": [reservation_shape(rid, ctx.account, recs)
+        result = {"Reservations": [self._reservation(rid, ctx.account, recs)
                                    for rid, recs in reservations.items()]}
         if start + limit < len(chosen):
             result["NextToken"] = str(start + limit)
@@ -243,6 +246,7 @@ class InstancesProvider:
             self.store.update_spec(KIND, record.id, {**record.spec, "DesiredState": "running"})
             self.store.update_status(KIND, record.id, {"State": "pending", "StateTransitionReason": "",
                                                        "StateReason": None})
+            placement.assign_public_ip(self.store, record)
             return "pending"
         if verb == "stop":
             if previous in ("stopped", "stopping"):
@@ -255,6 +259,7 @@ class InstancesProvider:
                 "State": "stopping", "StateTransitionReason": states.user_reason(now),
                 "StateReason": {"Code": "Client.UserInitiatedShutdown",
                                 "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}})
+            placement.release_public_ip(self.store, record)
             return "stopping"
         if previous == "terminated":
             return previous
@@ -263,6 +268,7 @@ class InstancesProvider:
                            f"The instance '{record.id}' may not be terminated. Modify its 'disableApiTermination' "
                            f"instance attribute and try again.")
         self.store.update_spec(KIND, record.id, {**record.spec, "DesiredState": "terminated"})
+        placement.release(self.store, record)
         self.store.update_status(KIND, record.id, {
             "State": "shutting-down", "StateTransitionReason": states.user_reason(now),
             "StateReason": {"Code": "Client.UserInitiatedShutdown",

@@ -13,6 +13,7 @@ import time
 
 from runtime.errors import NotFound
 from runtime.iam.credentials import SessionIssuer
+from runtime.services.ec2 import placement
 from runtime.services.ec2.instance_shapes import private_dns, public_dns
 from runtime.state import Record, Store
 
@@ -62,7 +63,7 @@ class InstanceMetadataSource:
         net = spec["Placement"]
         ip = net["PrivateIpAddress"]
         mac = net.get("MacAddress", "")
-        public_ip = status.get("PublicIp")
+        public_ip = placement.public_ip(self.store, net["NetworkInterfaceId"])
         local_name = private_dns(ip, self.region)
         interface = {"device-number": "0", "interface-id": net["NetworkInterfaceId"], "local-hostname": local_name,
                      "local-ipv4s": ip, "mac": mac, "owner-id": record.account,
