@@ -51,7 +51,7 @@ tr_require_root() {
     [[ $(id -u) -eq 0 ]] || tr_die "Terrarium's host set-up needs root (it installs packages and runs dockerd)"
 }
 
-# Install the Debian packages whose marker file is absent. `apt-get update` runs only when something is missing.
+# Install the Debian packages not found by `_tr_have`. `apt-get update` runs only when something is missing.
 # policy-rc.d keeps the packages' maintainer scripts from starting daemons (docker.io would start dockerd with
 # its default bridge and iptables rules); we start dockerd ourselves with the options we need.
 tr_apt_packages() {
