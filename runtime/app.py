@@ -22,12 +22,15 @@ from runtime.control import docker_events, image_catalog
 from runtime.control.instances import InstanceRealiser
 from runtime.control.reconciler import Reconciler
 from runtime.control.vpc_net import VpcNetRealiser
+from runtime.host.docker import containers
 from runtime.host.imds.server import ImdsServer
 from runtime.services.ec2.metadata import InstanceMetadataSource
 from runtime.services.ec2.images import ImagesProvider
 from runtime.services.ec2.instance_types import InstanceTypesProvider
+from runtime.services.ec2.instances import InstancesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
 from runtime.services.ec2.regions import RegionsProvider
+from runtime.services import vpc
 from runtime.services.logs.provider import LogsProvider
 from runtime.services.iam.account import AccountProvider
 from runtime.services.iam.directory import IamDirectory
@@ -79,15 +82,18 @@ def build_dispatcher(settings: Settings, store: Store,
     dispatcher.register("ec2", KeyPairsProvider(store))
     dispatcher.register("ec2", ImagesProvider(store))
     dispatcher.register("ec2", InstanceTypesProvider())
+    dispatcher.register("ec2", InstancesProvider(store, settings.zones, read_console))
     dispatcher.register("logs", LogsProvider(store))
-    from runtime.services import vpc  # VPC providers and the default VPC (issue 5); the lead may hoist this
     for provider in vpc.providers(store, settings.region, settings.zones):
         dispatcher.register("ec2", provider)
-    vpc.ensure_default_vpc(store, accounts.load_or_create(settings.data_dir, settings.account_id).account_id,
-                           settings.region, settings.zones)
     for provider in lambda_.providers if lambda_ is not None else ():
         dispatcher.register("lambda", provider)
     return dispatcher
+
+
+async def read_console(instance_id: str) -> bytes:
+    """The console port of the EC2 service: the container's output, read without blocking the loop."""
+    return await asyncio.to_thread(containers.console_output, instance_id)
 
 
 async def _account_ctx(app: web.Application):
@@ -97,8 +103,11 @@ async def _account_ctx(app: web.Application):
 
 
 async def _store_ctx(app: web.Application):
-    store = SqliteStore(app[SETTINGS].db_path)
+    """The database, and what a new account has from the start (its default VPC, as in AWS)."""
+    settings = app[SETTINGS]
+    store = SqliteStore(settings.db_path)
     app[STORE] = store
+    vpc.ensure_default_vpc(store, app[ACCOUNT].account_id, settings.region, settings.zones)
     yield
     store.close()
 
