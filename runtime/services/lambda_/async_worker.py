@@ -38,7 +38,8 @@ MAX_THROTTLE_BACKOFF = 300.0
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(epoch * 1000) % 1000:03d}Z"
+    millis = int(epoch * 1000) % 1000
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
 def invocation_record(job: dict, function_arn: str, condition: str | None, invokes: int,

@@ -64,7 +64,8 @@ class FunctionsProvider:
                 "Timeout": params.get("Timeout", 3), "MemorySize": params.get("MemorySize", 128),
                 "Environment": env, "EphemeralStorage": (params.get("EphemeralStorage") or {}).get("Size", 512),
                 "CodeSha256": info.sha_b64, "CodeHex": info.sha_hex, "CodeSize": info.size,
-                "LastModified": time.time(), "RevisionId": ids.new_revision_id(), "VpcConfig": _vpc(params.get("VpcConfig")),
+                "LastModified": time.time(), "RevisionId": ids.new_revision_id(),
+                "VpcConfig": _vpc(params.get("VpcConfig")),
                 "Architectures": params.get("Architectures") or ["x86_64"], "Policy": {},
                 "ReservedConcurrency": None, "EventInvokeConfigs": {}, "LastVersion": 0}
         with self.store.transaction():

@@ -25,7 +25,7 @@ from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxPort
 from runtime.services.lambda_ import naming, shapes
 from runtime.services.lambda_.billing import Ledger
 from runtime.services.lambda_.code import CodeStore
-from runtime.services.lambda_.errors import conflict, function_not_found, not_found
+from runtime.services.lambda_.errors import conflict, function_not_found
 from runtime.services.lambda_.naming import LATEST, FunctionRef
 from runtime.services.lambda_.roles import RoleCredentials
 from runtime.services.lambda_.runtimes import RuntimeImages
@@ -273,6 +273,3 @@ class LambdaService:
 def policy_document(statements: list[dict]) -> dict:
     return {"Version": "2012-10-17", "Id": "default", "Statement": statements}
 
-
-def not_found_resource() -> Exception:
-    return not_found("The resource you requested does not exist.")

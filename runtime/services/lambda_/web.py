@@ -218,8 +218,9 @@ def url_event(request: web.Request, body: bytes, url_id: str, account: str, prin
                "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000)}
     if principal.kind != "anonymous":
-        context["authorizer"] = {"iam": {"accessKey": None, "accountId": principal.account, "callerId": principal.user_id,
-                                         "userArn": principal.arn, "userId": principal.user_id}}
+        context["authorizer"] = {"iam": {"accessKey": None, "accountId": principal.account,
+                                         "callerId": principal.user_id, "userArn": principal.arn,
+                                         "userId": principal.user_id}}
     event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": request.query_string,
              "headers": headers, "requestContext": context, "isBase64Encoded": encoded}
     if cookies:
