@@ -151,10 +151,10 @@ async def _reconciler_ctx(app: web.Application):
 async def _lambda_ctx(app: web.Application):
     """Sandboxes, then the Lambda service and its async worker; closed in reverse (worker releases its jobs)."""
     settings, store = app[SETTINGS], app[STORE]
-    sandbox = SandboxManager(region=settings.region, endpoint_url=settings.endpoint,
-                             cgroup_root=lambda_stack.cgroup_root(settings.data_dir),
-                             account_concurrency=lambda_stack.account_concurrency())
     try:
+        sandbox = SandboxManager(region=settings.region, endpoint_url=settings.endpoint,
+                                 cgroup_root=lambda_stack.cgroup_root(settings.data_dir),
+                                 account_concurrency=lambda_stack.account_concurrency())
         await sandbox.start()
     except (SandboxUnavailable, OSError) as exc:
         LOG.warning("Lambda invocations disabled: %s", exc)
