@@ -657,3 +657,29 @@ def test_state_survives_restart(tmp_path):
         teardown(ec2, vpc_id)
     finally:
         second.stop()
+
+
+def delete_default_vpc(ec2) -> str:
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    teardown(ec2, vpc_id)
+    return vpc_id
+
+
+def test_deleted_default_vpc_stays_deleted_until_created_again(tmp_path):
+    data = tmp_path / "data"
+    first = start_server(data)
+    try:
+        deleted = delete_default_vpc(first.client("ec2"))
+    finally:
+        first.stop()
+    second = start_server(data)
+    try:
+        ec2 = second.client("ec2")
+        assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"] == []
+        created = ec2.create_default_vpc()["Vpc"]
+        assert created["IsDefault"] is True and created["VpcId"] != deleted
+        assert created["CidrBlock"] == "172.31.0.0/16"
+        assert len(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [created["VpcId"]]}])["Subnets"]) == 3
+        assert error_of(lambda: ec2.create_default_vpc()) == "DefaultVpcAlreadyExists"
+    finally:
+        second.stop()

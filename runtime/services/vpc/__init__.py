@@ -13,7 +13,7 @@ Public API for the rest of Terrarium:
 from __future__ import annotations
 
 from runtime.services.vpc.addresses import AddressesProvider
-from runtime.services.vpc.default_vpc import ensure_default_vpc
+from runtime.services.vpc.default_vpc import DefaultVpcProvider, ensure_default_vpc
 from runtime.services.vpc.gateways import InternetGatewaysProvider
 from runtime.services.vpc.interfaces import NetworkInterfacesProvider
 from runtime.services.vpc.ipam import PUBLIC_RANGE
@@ -31,4 +31,5 @@ __all__ = ["PUBLIC_RANGE", "ensure_default_vpc", "providers"]
 def providers(store: Store, region: str, zones: tuple[str, ...]) -> list[object]:
     return [VpcsProvider(store), SubnetsProvider(store, region, zones), RouteTablesProvider(store),
             InternetGatewaysProvider(store), NetworkAclsProvider(store), SecurityGroupsProvider(store),
-            NetworkInterfacesProvider(store), AddressesProvider(store, region), TagsProvider(store)]
+            NetworkInterfacesProvider(store), AddressesProvider(store, region), TagsProvider(store),
+            DefaultVpcProvider(store, zones)]
