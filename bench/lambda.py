@@ -239,8 +239,9 @@ def main() -> int:
         rows["moto_server 5.x"] = bench_moto(args.moto_n, max(args.seconds, 10.0))
     finally:
         remove_moto_images()
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nLambda invoke via boto3, handler imports boto3 and returns its event; "
-          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+          f"{os.cpu_count()} CPUs, load average {load}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print("| server | cold first invoke ms | p50 ms (c=1) | p99 ms (c=1) | n | invocations/s (c=4) | "
           "host MB per idle function |")
     print("|---|---|---|---|---|---|---|")
