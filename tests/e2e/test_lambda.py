@@ -526,3 +526,20 @@ def test_code_from_terrarium_s3_and_s3_event_notifications(lam, role, code, lam_
     records = wait_for(lambda: [m for m in log_messages(lam_server, name) if "ObjectCreated" in m], 30)
     event = json.loads(records[0].split(" ", 1)[1])["Records"][0]
     assert event["eventSource"] == "aws:s3" and event["s3"]["object"]["key"] == "uploads/red+flower.jpg"
+
+
+def test_function_url_cors(lam, role, code):
+    name = create(lam, role, code, "app.web")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE", Cors={
+        "AllowOrigins": ["https://app.example"], "AllowMethods": ["POST"], "MaxAge": 30})["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="public", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    preflight = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    with urllib.request.urlopen(preflight) as reply:
+        assert reply.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert reply.headers["Access-Control-Allow-Methods"] == "POST" and reply.headers["Access-Control-Max-Age"] == "30"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://app.example"})) as reply:
+        assert reply.status == 201 and reply.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://evil.example"})) as reply:
+        assert "Access-Control-Allow-Origin" not in reply.headers

@@ -103,6 +103,11 @@ class LambdaWeb:
             url = self.store.get(shapes.URL, url_id)
         except NotFound:
             return _json(404, {"Message": None})
+        cors = url.spec.get("Cors") or {}
+        origin = request.headers.get("Origin")
+        if (cors and origin and request.method == "OPTIONS"
+                and "Access-Control-Request-Method" in request.headers):
+            return web.Response(status=200, headers=cors_headers(cors, origin, preflight=True))
         body = await request.read()
         http = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
                            request.headers, body)
@@ -128,6 +133,8 @@ class LambdaWeb:
             return _json(502, {"Message": "Internal Server Error"})
         response = map_response(result.payload)
         response.headers["x-amzn-RequestId"] = request_id
+        if cors and origin:
+            response.headers.update(cors_headers(cors, origin, preflight=False))
         return response
 
     async def _authorise(self, http: HttpRequest, url, function_arn: str, source_ip: str):
@@ -188,6 +195,28 @@ def _ctx(region: str, account: str, principal: Principal, http: HttpRequest, sou
         principal = Principal("*", "anonymous", account, "anonymous", "anonymous")
     return RequestContext("lambda", "InvokeFunctionUrl", region, str(uuid.uuid4()), principal, http, source_ip,
                           False, credential)
+
+
+def cors_headers(cors: dict, origin: str, *, preflight: bool) -> dict[str, str]:
+    """The CORS headers a function URL adds for `origin` (none if the origin is not allowed); Lambda answers
+    preflight requests itself, without invoking the function."""
+    origins = cors.get("AllowOrigins") or []
+    if "*" not in origins and origin not in origins:
+        return {}
+    credentials = bool(cors.get("AllowCredentials"))
+    headers = {"Access-Control-Allow-Origin": origin if credentials or "*" not in origins else "*"}
+    if credentials:
+        headers["Access-Control-Allow-Credentials"] = "true"
+    if preflight:
+        if cors.get("AllowMethods"):
+            headers["Access-Control-Allow-Methods"] = ",".join(cors["AllowMethods"])
+        if cors.get("AllowHeaders"):
+            headers["Access-Control-Allow-Headers"] = ",".join(cors["AllowHeaders"])
+        if cors.get("MaxAge"):
+            headers["Access-Control-Max-Age"] = str(cors["MaxAge"])
+    elif cors.get("ExposeHeaders"):
+        headers["Access-Control-Expose-Headers"] = ",".join(cors["ExposeHeaders"])
+    return headers
 
 
 def url_event(request: web.Request, body: bytes, url_id: str, account: str, principal: Principal) -> dict:
