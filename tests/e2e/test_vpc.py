@@ -5,11 +5,15 @@ persistence across a restart. Error codes are asserted exactly (reference/aws-sp
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.server import start_server
+from tests.server import REPO, start_server
 
 PUBLIC = ipaddress.ip_network("198.51.100.0/24")
 
@@ -115,6 +119,12 @@ def test_vpc_ids_malformed_and_not_found(ec2):
     assert error_of(lambda: ec2.describe_vpcs(VpcIds=["vpc-zz"])) == "InvalidVpcID.Malformed"
     assert error_of(lambda: ec2.describe_vpcs(VpcIds=["vpc-0123456789abcdef0"])) == "InvalidVpcID.NotFound"
     assert error_of(lambda: ec2.delete_vpc(VpcId="vpc-0123456789abcdef0")) == "InvalidVpcID.NotFound"
+
+
+def test_dry_run_creates_nothing(ec2):
+    before = len(ec2.describe_vpcs()["Vpcs"])
+    assert error_of(lambda: ec2.create_vpc(CidrBlock="10.3.0.0/16", DryRun=True)) == "DryRunOperation"
+    assert len(ec2.describe_vpcs()["Vpcs"]) == before
 
 
 def test_vpc_attributes(ec2, vpc):
@@ -452,6 +462,14 @@ def test_network_interfaces(ec2, vpc):
     eni = second["NetworkInterfaceId"]
     ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": False})
     ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[group, default_sg["GroupId"]])
+    foreign_vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    try:
+        foreign = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [foreign_vpc]}])[
+            "SecurityGroups"][0]["GroupId"]
+        assert error_of(lambda: ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[foreign])) \
+            == "InvalidParameterValue"
+    finally:
+        ec2.delete_vpc(VpcId=foreign_vpc)
     described = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
     assert described["SourceDestCheck"] is False
     assert [g["GroupId"] for g in described["Groups"]] == [group, default_sg["GroupId"]]
@@ -476,13 +494,16 @@ def test_network_interfaces(ec2, vpc):
 
 
 def test_interface_attach_to_recorded_instance(ec2, vpc, server):
-    """Instances come from the instances provider; an `ec2.instance` record in the store is what attach needs."""
+    """An `ec2.instance` record (as the instances provider writes it) is all attach needs; a stopped one keeps the
+    instance realiser idle."""
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
     from runtime.state import SqliteStore
     instance_id = "i-0abcdef0123456789"
     with SqliteStore(server.data_dir / "state.db") as store:
-        store.put("ec2.instance", instance_id, server.account_id, {"Placement": {"VpcId": vpc}})
+        store.put("ec2.instance", instance_id, server.account_id, {"DesiredState": "stopped",
+                                                                   "Placement": {"VpcId": vpc}})
+        store.update_status("ec2.instance", instance_id, {"State": "stopped"})  # nothing for a realiser to do
     try:
         attachment = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance_id,
                                                   DeviceIndex=1)["AttachmentId"]
@@ -683,3 +704,39 @@ def test_deleted_default_vpc_stays_deleted_until_created_again(tmp_path):
         assert error_of(lambda: ec2.create_default_vpc()) == "DefaultVpcAlreadyExists"
     finally:
         second.stop()
+
+
+def test_aws_cli_builds_a_public_subnet(server, tmp_path):
+    """The everyday CLI flow: VPC, subnet, gateway, route, security group rule, filters, and an error exit."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("AWS_PROFILE", None)
+    subprocess.check_call([sys.executable, "-m", "runtime", "credentials", "--data-dir", str(server.data_dir),
+                           "--listen", server.endpoint.removeprefix("http://"), "--aws-profile", "terrarium"],
+                          cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    aws_bin = os.path.join(os.path.dirname(sys.executable), "aws")
+
+    def aws(*args, ok=True):
+        result = subprocess.run([aws_bin, "--profile", "terrarium", "--output", "json", "ec2", *args], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert (result.returncode == 0) is ok, result.stderr
+        return json.loads(result.stdout) if ok and result.stdout.strip() else result.stderr
+    vpc_id = aws("create-vpc", "--cidr-block", "10.77.0.0/16")["Vpc"]["VpcId"]
+    try:
+        subnet = aws("create-subnet", "--vpc-id", vpc_id, "--cidr-block", "10.77.1.0/24")["Subnet"]["SubnetId"]
+        igw = aws("create-internet-gateway")["InternetGateway"]["InternetGatewayId"]
+        aws("attach-internet-gateway", "--internet-gateway-id", igw, "--vpc-id", vpc_id)
+        table = aws("create-route-table", "--vpc-id", vpc_id)["RouteTable"]["RouteTableId"]
+        assert aws("create-route", "--route-table-id", table, "--destination-cidr-block", "0.0.0.0/0",
+                   "--gateway-id", igw)["Return"] is True
+        aws("associate-route-table", "--route-table-id", table, "--subnet-id", subnet)
+        group = aws("create-security-group", "--vpc-id", vpc_id, "--group-name", "ssh",
+                    "--description", "ssh")["GroupId"]
+        aws("authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp", "--port", "22",
+            "--cidr", "0.0.0.0/0")
+        found = aws("describe-security-groups", "--filters", "Name=ip-permission.from-port,Values=22",
+                    f"Name=vpc-id,Values={vpc_id}")["SecurityGroups"]
+        assert [g["GroupId"] for g in found] == [group]
+        assert "InvalidSubnet.Conflict" in aws("create-subnet", "--vpc-id", vpc_id, "--cidr-block",
+                                               "10.77.1.128/25", ok=False)
+    finally:
+        teardown(server.client("ec2"), vpc_id)
