@@ -24,6 +24,7 @@ LABEL_KIND = "terrarium.kind"
 LABEL_INSTANCE = "terrarium.instance"
 LABEL_OWNER = "terrarium.owner"
 STOP_TIMEOUT_S = 10
+CPU_PERIOD_US = 100_000  # CFS quota per period: vCPUs as a hard cap, and updatable while stopped
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def ensure_created(spec: ContainerSpec) -> None:
             labels={"terrarium": "1", LABEL_KIND: "instance", LABEL_INSTANCE: spec.instance_id,
                     LABEL_OWNER: spec.owner},
             host_config=client.api.create_host_config(
-                network_mode="none", nano_cpus=int(cpus * 1e9), mem_limit=f"{spec.memory_mib}m",
+                network_mode="none", cpu_period=CPU_PERIOD_US, cpu_quota=cpus * CPU_PERIOD_US,
+                mem_limit=f"{spec.memory_mib}m",
                 memswap_limit=f"{spec.memory_mib}m", init=False, cap_add=["NET_ADMIN", "SYS_BOOT"],
                 log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}}))
 
@@ -92,8 +94,9 @@ def ensure_resources(instance_id: str, vcpus: int, memory_mib: int) -> None:
     client = _client()
     cpus = min(vcpus, os.cpu_count() or 1)
     with docker_errors(f"resizing {instance_id}"):
-        client.api.update_container(container_name(instance_id), nano_cpus=int(cpus * 1e9),
-                                    mem_limit=f"{memory_mib}m", memswap_limit=f"{memory_mib}m")
+        client.api.update_container(container_name(instance_id), cpu_period=CPU_PERIOD_US,
+                                    cpu_quota=cpus * CPU_PERIOD_US, mem_limit=f"{memory_mib}m",
+                                    memswap_limit=f"{memory_mib}m")
 
 
 def start(instance_id: str) -> ContainerState:
