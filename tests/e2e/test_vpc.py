@@ -411,7 +411,10 @@ def test_security_groups_rules(ec2, vpc):
 
     assert error_of(lambda: ec2.revoke_security_group_ingress(GroupId=web_id, IpPermissions=[ssh])) == \
         "InvalidPermission.NotFound"
-    ec2.revoke_security_group_ingress(GroupId=web_id, SecurityGroupRuleIds=[ssh_rule["SecurityGroupRuleId"]])
+    revoked = ec2.revoke_security_group_ingress(GroupId=web_id, SecurityGroupRuleIds=[
+        ssh_rule["SecurityGroupRuleId"]])["RevokedSecurityGroupRules"]
+    assert [(r["SecurityGroupRuleId"], r["GroupId"], r["FromPort"]) for r in revoked] == [
+        (ssh_rule["SecurityGroupRuleId"], web_id, 2222)]
     ec2.revoke_security_group_ingress(GroupId=web_id, IpProtocol="icmp", FromPort=-1, ToPort=-1,
                                       CidrIp="10.0.0.0/16")
     ec2.revoke_security_group_egress(GroupId=web_id, IpPermissions=[{"IpProtocol": "-1",

@@ -16,8 +16,7 @@ from runtime.state import Record, Store
 
 
 def create_gateway(store: Store, account: str, tags: dict | None = None) -> Record:
-    record = store.put(INTERNET_GATEWAY, ids.new_id("internet-gateway"), account, {"VpcId": None}, tags=tags or {})
-    return record
+    return store.put(INTERNET_GATEWAY, ids.new_id("internet-gateway"), account, {"VpcId": None}, tags=tags or {})
 
 
 def attach(store: Store, igw: Record, vpc: Record) -> None:

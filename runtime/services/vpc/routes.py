@@ -30,9 +30,10 @@ def create_route_table(store: Store, account: str, vpc: Record, *, main: bool, t
     associations = [{"RouteTableAssociationId": ids.new_id("route-table-association"), "Main": True}] if main else []
     spec = {"VpcId": vpc.id, "Main": main, "Routes": [local_route(vpc.spec["CidrBlock"])],
             "Associations": associations}
-    record = store.put(ROUTE_TABLE, ids.new_id("route-table"), account, spec, parent=vpc.id, tags=tags or {})
-    store.update_status(ROUTE_TABLE, record.id, {"RouteStates": route_states(store, record)})
-    return store.get(ROUTE_TABLE, record.id)
+    with store.transaction():
+        record = store.put(ROUTE_TABLE, ids.new_id("route-table"), account, spec, parent=vpc.id, tags=tags or {})
+        store.update_status(ROUTE_TABLE, record.id, {"RouteStates": route_states(store, record)})
+        return store.get(ROUTE_TABLE, record.id)
 
 
 def _exists(store: Store, kind: str, record_id: str) -> Record | None:

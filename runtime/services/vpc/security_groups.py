@@ -223,7 +223,7 @@ class SecurityGroupsProvider:
 
     # --- rules -----------------------------------------------------------------------------------
 
-    def _expand(self, ctx: RequestContext, group: Record, params: dict, egress: bool) -> list[dict]:
+    def _expand(self, ctx: RequestContext, params: dict, egress: bool) -> list[dict]:
         permissions = list(params.get("IpPermissions") or [])
         if params.get("IpProtocol") or params.get("CidrIp"):
             legacy = {"IpProtocol": params.get("IpProtocol", "-1"), "FromPort": params.get("FromPort"),
@@ -264,7 +264,7 @@ class SecurityGroupsProvider:
 
     def _authorize(self, ctx: RequestContext, params: dict, egress: bool) -> dict:
         group = self._group(ctx, params)
-        rules = self._expand(ctx, group, params, egress)
+        rules = self._expand(ctx, params, egress)
         existing = {identity(r) for r in group.spec["Rules"]}
         seen: set[tuple] = set()
         for rule in rules:
@@ -294,7 +294,7 @@ class SecurityGroupsProvider:
         if params.get("IpPermissions") or params.get("CidrIp") or params.get("IpProtocol") \
                 or params.get("SourceSecurityGroupName"):
             by_identity = {identity(r): r["SecurityGroupRuleId"] for r in by_id.values()}
-            for rule in self._expand(ctx, group, params, egress):
+            for rule in self._expand(ctx, params, egress):
                 if identity(rule) not in by_identity:
                     raise AwsError("InvalidPermission.NotFound",
                                    "The specified rule does not exist in this security group.")
@@ -302,13 +302,10 @@ class SecurityGroupsProvider:
         if not doomed:
             raise AwsError("MissingParameter", "The request must contain the parameter ipPermissions or "
                                                "securityGroupRuleIds")
-        revoked = [self._rule_shape(ctx, group, by_id[i]) for i in dict.fromkeys(doomed)]
+        revoked = [{"GroupId": group.id, **by_id[i]} for i in dict.fromkeys(doomed)]
         self.store.update_spec(SECURITY_GROUP, group.id, lambda s: {**s, "Rules": [
             r for r in s["Rules"] if r["SecurityGroupRuleId"] not in doomed]})
-        return {"Return": True, "RevokedSecurityGroupRules": [
-            {k: v for k, v in r.items() if k in ("SecurityGroupRuleId", "GroupId", "IsEgress", "IpProtocol",
-                                                  "FromPort", "ToPort", "CidrIpv4", "CidrIpv6", "PrefixListId",
-                                                  "Description")} for r in revoked]}
+        return {"Return": True, "RevokedSecurityGroupRules": revoked}
 
     @operation("AuthorizeSecurityGroupIngress", resources=arns_for(SECURITY_GROUPS, "GroupId"))
     def authorize_ingress(self, ctx: RequestContext, params: dict) -> dict:
