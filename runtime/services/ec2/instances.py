@@ -363,6 +363,19 @@ class InstancesProvider:
             raise AwsError("InvalidParameterValue", f"Value ({attribute}) for parameter attribute is invalid.")
         return out
 
+    @operation("ModifyInstanceMetadataOptions", resources=_instance_arns)
+    def modify_instance_metadata_options(self, ctx: RequestContext, params: dict) -> dict:
+        record = self._records(ctx, [params["InstanceId"]])[0]
+        if record.status.get("State") == "terminated":
+            raise AwsError("IncorrectInstanceState", f"The instance '{record.id}' is not in a valid state.")
+        options = dict(record.spec["MetadataOptions"])
+        for key in ("HttpTokens", "HttpPutResponseHopLimit", "HttpEndpoint", "InstanceMetadataTags"):
+            if params.get(key) is not None:
+                options[key] = params[key]
+        self.store.update_spec(KIND, record.id, {**record.spec, "MetadataOptions": options})
+        return {"InstanceId": record.id, "InstanceMetadataOptions": {**options, "State": "applied",
+                                                                     "HttpProtocolIpv6": "disabled"}}
+
     @operation("GetConsoleOutput", resources=_instance_arns)
     async def get_console_output(self, ctx: RequestContext, params: dict) -> dict:
         """The real console of the container (init and user data output), read through the injected port."""
