@@ -7,7 +7,10 @@ import sqlite3
 import threading
 import time
 
+import pytest
 from botocore.exceptions import BotoCoreError, ClientError
+
+from runtime.host.docker import containers
 
 from tests.server import start_server
 
@@ -49,3 +52,31 @@ def test_kill_9_during_writes_then_restart(tmp_path):
 
 
 KEY = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5Cq2xA1Hn0lJ7rQ3sQ0cX0D3Qv0nq0Zs0l3qk7Xy2 test"
+
+
+@pytest.mark.host
+def test_kill_9_right_after_run_instances_resumes_on_restart(tmp_path):
+    """The launch was acknowledged, so it must happen: the restarted server brings the instance up; terminating
+    it leaves no container behind."""
+    data = tmp_path / "data"
+    server = start_server(data)
+    ec2 = server.client("ec2")
+    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["debian-12-*"]}])["Images"]
+    if not images:
+        pytest.skip("no AMI built on this host")
+    ami = max(images, key=lambda i: i["CreationDate"])["ImageId"]
+    instance_id = ec2.run_instances(ImageId=ami, InstanceType="t3.nano", MinCount=1,
+                                    MaxCount=1)["Instances"][0]["InstanceId"]
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    again = start_server(data)
+    try:
+        ec2 = again.client("ec2")
+        ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 1})
+        assert containers.inspect(instance_id).running
+        ec2.terminate_instances(InstanceIds=[instance_id])
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 1})
+        assert not containers.inspect(instance_id).exists
+        assert instance_id not in containers.owned_instances()
+    finally:
+        again.stop()
