@@ -496,14 +496,22 @@ def test_a_second_build_is_a_cache_hit(built) -> None:
     assert {b.name: b.image_id for b in again} == {n: b.image_id for n, b in built.items()}
 
 
-def test_prune_selects_outdated_tags_and_keeps_current_ones(built) -> None:
+def _derive(base: str, tag: str, dockerfile_tail: str) -> None:
+    subprocess.run(["docker", "build", "-q", "--network", "none", "-t", tag, "-"], check=True, capture_output=True,
+                   input=f"FROM {base}\n{dockerfile_tail}\n".encode(), timeout=120)
+
+
+def test_prune_selects_outdated_images_only(built) -> None:
     """A dry run: a real prune here could remove images another checkout of the repository is testing."""
-    stale = "terrarium/debian-12:000000000000"
-    sh("docker", "tag", built["debian-12"].tag, stale)
+    stale, derived = "terrarium/debian-12:000000000000", "terrarium/debian-12:derived-by-a-user"
+    _derive(built["debian-12"].tag, stale, "LABEL terrarium.recipe-hash=000000000000")
+    _derive(built["debian-12"].tag, derived, "ENV DERIVED=1")
     try:
         selected = images.prune(progress=lambda _: None, dry_run=True)
-        assert stale in selected
+        assert stale in selected, "an image of an outdated recipe hash goes"
+        assert derived not in selected, "an image built FROM ours inherits our labels but is not ours"
         assert not {b.tag for b in built.values()} & set(selected)
+        assert {b.tag for b in images.list_built()} >= {stale} and derived not in {b.tag for b in images.list_built()}
         assert sh("docker", "image", "inspect", stale, check=False).returncode == 0, "a dry run removes nothing"
     finally:
-        sh("docker", "rmi", stale, check=False)
+        sh("docker", "rmi", stale, derived, check=False)

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.errors import NotFound, RealiseError
+from runtime.errors import Conflict, NotFound, RealiseError
 from runtime.host.docker import aptsources
 from runtime.host.docker.client import connect, docker_errors
 from runtime.host.docker.recipes import REPOSITORY, Recipe, recipe, recipes
@@ -65,22 +65,32 @@ class BuiltImage:
     architecture: str
 
 
+def _builder_tag(labels: dict[str, str]) -> str | None:
+    """The one tag this builder gives an image with these labels. Images built `FROM` ours inherit the labels
+    but carry other tags: they are not ours to list or prune."""
+    kind = labels.get("terrarium.kind")
+    if kind in ("ami", "lambda-runtime"):
+        return f"{REPOSITORY}/{labels.get('terrarium.image')}:{labels.get('terrarium.recipe-hash')}"
+    if kind == "rootfs":
+        return f"{ROOTFS_REPOSITORY}:{labels.get('terrarium.suite')}-{labels.get('terrarium.rootfs-key')}"
+    return None
+
+
 def _built_image(attrs: dict) -> BuiltImage | None:
     labels = (attrs.get("Config") or {}).get("Labels") or {}
-    if labels.get("terrarium.kind") not in ("ami", "lambda-runtime"):
+    tag = _builder_tag(labels)
+    if labels.get("terrarium.kind") == "rootfs" or tag not in (attrs.get("RepoTags") or []):
         return None
-    name = labels.get("terrarium.image", "")
-    tags = [t for t in attrs.get("RepoTags") or [] if t.startswith(f"{REPOSITORY}/{name}:")]
     return BuiltImage(
-        name=name,
+        name=labels["terrarium.image"],
         kind=labels["terrarium.kind"],
-        tag=tags[0] if tags else "",
+        tag=tag,
         image_id=attrs["Id"],
         created=attrs.get("Created", ""),
         size=int(attrs.get("Size", 0)),
         suite=labels.get("terrarium.suite", ""),
         description=labels.get("terrarium.description", ""),
-        recipe_hash=labels.get("terrarium.recipe-hash", ""),
+        recipe_hash=labels["terrarium.recipe-hash"],
         architecture=labels.get("terrarium.architecture", ARCHITECTURE),
     )
 
@@ -316,21 +326,22 @@ def prune(*, progress: Progress = print, dry_run: bool = False) -> list[str]:
     with docker_errors("listing images"):
         found = client.api.images(filters={"label": "terrarium=1"})
     for img in found:
-        for tag in img.get("RepoTags") or []:
-            stale_rootfs = tag.startswith(f"{ROOTFS_REPOSITORY}:") and tag.split(":", 1)[1] not in rootfs_keys
-            stale_recipe = not tag.startswith(f"{ROOTFS_REPOSITORY}:") and tag not in wanted
-            if not (stale_rootfs or stale_recipe):
-                continue
-            if dry_run:
-                removed.append(tag)
-                continue
-            try:
-                with docker_errors(f"removing {tag}"):
-                    client.api.remove_image(tag)
-                removed.append(tag)
-                progress(f"removed {tag}")
-            except RealiseError as e:
-                progress(f"kept {tag}: {e}")
+        tag = _builder_tag(img.get("Labels") or {})
+        if tag is None or tag not in (img.get("RepoTags") or []):
+            continue
+        is_rootfs = tag.startswith(f"{ROOTFS_REPOSITORY}:")
+        if (tag.split(":", 1)[1] in rootfs_keys) if is_rootfs else (tag in wanted):
+            continue
+        if dry_run:
+            removed.append(tag)
+            continue
+        try:
+            with docker_errors(f"removing {tag}"):
+                client.api.remove_image(tag)
+            removed.append(tag)
+            progress(f"removed {tag}")
+        except (RealiseError, Conflict) as e:
+            progress(f"kept {tag}: {e}")
     for tarball in (CACHE_DIR / "rootfs").glob("*.tar"):
         if tarball.stem not in rootfs_keys:
             if not dry_run:
