@@ -503,26 +503,55 @@ def test_interface_attach_to_recorded_instance(ec2, vpc, server):
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
     from runtime.state import SqliteStore
     instance_id = "i-0abcdef0123456789"
+
+    def set_state(state: str) -> None:
+        with SqliteStore(server.data_dir / "state.db") as store:
+            store.update_status("ec2.instance", instance_id, {"State": state})
     with SqliteStore(server.data_dir / "state.db") as store:
         store.put("ec2.instance", instance_id, server.account_id, {"DesiredState": "stopped",
                                                                    "Placement": {"VpcId": vpc}})
-        store.update_status("ec2.instance", instance_id, {"State": "stopped"})  # nothing for a realiser to do
+    set_state("stopped")
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
     try:
         attachment = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance_id,
-                                                  DeviceIndex=1)["AttachmentId"]
+                                                  DeviceIndex=0)["AttachmentId"]
         described = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
         assert described["Status"] == "in-use"
-        assert described["Attachment"]["InstanceId"] == instance_id
-        assert described["Attachment"]["DeviceIndex"] == 1
+        assert (described["Attachment"]["InstanceId"], described["Attachment"]["DeviceIndex"]) == (instance_id, 0)
         assert error_of(lambda: ec2.delete_network_interface(NetworkInterfaceId=eni)) == \
             "InvalidNetworkInterface.InUse"
         found = ec2.describe_network_interfaces(Filters=[{"Name": "attachment.instance-id",
                                                           "Values": [instance_id]}])["NetworkInterfaces"]
         assert [e["NetworkInterfaceId"] for e in found] == [eni]
-        ec2.detach_network_interface(AttachmentId=attachment)
+
+        table = main_table(ec2, vpc)["RouteTableId"]
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="192.168.0.0/16", InstanceId=instance_id)
+
+        def route():
+            routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+            return next(r for r in routes if r["DestinationCidrBlock"] == "192.168.0.0/16")
+        assert (route()["InstanceId"], route()["NetworkInterfaceId"], route()["State"]) == \
+            (instance_id, eni, "blackhole")
+        set_state("running")
+        assert route()["State"] == "active"
+
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ec2.associate_address(AllocationId=allocation, InstanceId=instance_id)
+        address = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["Addresses"]
+        assert [(a["AllocationId"], a["NetworkInterfaceId"]) for a in address] == [(allocation, eni)]
+        ec2.disassociate_address(AssociationId=address[0]["AssociationId"])
+
+        assert error_of(lambda: ec2.detach_network_interface(AttachmentId=attachment)) == "OperationNotPermitted"
+        ec2.detach_network_interface(AttachmentId=attachment, Force=True)
         assert ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0][
             "Status"] == "available"
+        set_state("terminated")
+        assert route()["State"] == "blackhole"
+        assert error_of(lambda: ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance_id,
+                                                             DeviceIndex=1)) == "IncorrectInstanceState"
     finally:
+        ec2.release_address(AllocationId=allocation)
         with SqliteStore(server.data_dir / "state.db") as store:
             store.delete("ec2.instance", instance_id)
 

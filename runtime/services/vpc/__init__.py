@@ -7,7 +7,9 @@ Public API for the rest of Terrarium:
 - `ensure_default_vpc(store, account, region, zones)`: idempotent; call at start.
 - `ipam.PUBLIC_RANGE`, `addresses.allocate_public_ip(store)`: the public address pool.
 - `interfaces.create_interface(...)`, `interfaces.attach_interface(...)`, `interfaces.delete_interface(...)`,
-  `routes.table_of_subnet(store, subnet)`, `routes.refresh_route_states(store, vpc_id)`.
+  `routes.table_of_subnet(store, subnet)`, `routes.primary_interface(store, instance_id)`,
+  `routes.refresh_route_states(store, vpc_id)` (call after an instance changes state or loses its ENI, so
+  routes to it show `blackhole`).
 """
 
 from __future__ import annotations

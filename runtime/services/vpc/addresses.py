@@ -11,6 +11,7 @@ from runtime.errors import AwsError
 from runtime.services._shared import arns, ids
 from runtime.services.ec2.tagging import tags_from_specifications
 from runtime.services.vpc import ipam
+from runtime.services.vpc.routes import primary_interface
 from runtime.services.vpc.common import (ADDRESS, ADDRESSES, INSTANCES, INTERNET_GATEWAY, NETWORK_INTERFACE,
                                          NETWORK_INTERFACES, arns_for, lookup, lookup_many, select, tag_list)
 from runtime.state import Record, Store
@@ -103,9 +104,7 @@ class AddressesProvider:
         elif params.get("InstanceId"):
             instance = lookup(self.store, INSTANCES, ctx.account, params["InstanceId"])
             instance_id = instance.id
-            eni = next((e for e in self.store.list(NETWORK_INTERFACE, ctx.account)
-                        if (e.spec.get("Attachment") or {}).get("InstanceId") == instance.id
-                        and e.spec["Attachment"]["DeviceIndex"] == 0), None)
+            eni = primary_interface(self.store, instance.id)
             if eni is None:
                 raise AwsError("InvalidInstanceID", f"The instance '{instance.id}' has no primary network interface")
         else:

@@ -2,7 +2,7 @@
 a network interface or an instance, subnet and main associations.
 
 A route's `State` is derived, never requested: `active` while its target exists (an internet gateway must also be
-attached to the table's VPC), `blackhole` once it is gone. Describe computes it live; every change that can move
+attached to the table's VPC, an instance must be pending or running), `blackhole` otherwise. Describe computes it live; every change that can move
 it calls `refresh_route_states`, which writes the same values into the table's status for the reconciler.
 """
 
@@ -50,13 +50,20 @@ def route_state(store: Store, table: Record, route: dict) -> str:
     if gateway:
         igw = _exists(store, INTERNET_GATEWAY, gateway)
         return "active" if igw is not None and igw.spec.get("VpcId") == table.spec["VpcId"] else "blackhole"
-    if route.get("NetworkInterfaceId"):
-        return "active" if _exists(store, NETWORK_INTERFACE, route["NetworkInterfaceId"]) else "blackhole"
     if route.get("InstanceId"):
         instance = _exists(store, INSTANCE, route["InstanceId"])
-        alive = instance is not None and instance.status.get("State") not in ("terminated", "shutting-down")
+        alive = instance is not None and instance.status.get("State") in ("pending", "running")
         return "active" if alive else "blackhole"
+    if route.get("NetworkInterfaceId"):
+        return "active" if _exists(store, NETWORK_INTERFACE, route["NetworkInterfaceId"]) else "blackhole"
     return "blackhole"
+
+
+def primary_interface(store: Store, instance_id: str) -> Record | None:
+    """The interface at device index 0 of an instance, if it has one."""
+    return next((e for e in store.list(NETWORK_INTERFACE)
+                 if (e.spec.get("Attachment") or {}).get("InstanceId") == instance_id
+                 and e.spec["Attachment"]["DeviceIndex"] == 0), None)
 
 
 def route_states(store: Store, table: Record) -> dict[str, str]:
@@ -197,7 +204,14 @@ class RouteTablesProvider:
                 raise AwsError("InvalidParameterValue",
                                f"route table {table.id} and interface {value} belong to different networks")
         else:
-            lookup(self.store, INSTANCES, ctx.account, value)
+            instance = lookup(self.store, INSTANCES, ctx.account, value)
+            primary = primary_interface(self.store, instance.id)
+            if primary is not None and primary.spec["VpcId"] != vpc_id:
+                raise AwsError("InvalidParameterValue",
+                               f"route table {table.id} and instance {value} belong to different networks")
+            if primary is not None:  # AWS shows the instance's primary interface next to the instance
+                return {"DestinationCidrBlock": destination, "InstanceId": value,
+                        "NetworkInterfaceId": primary.id, "Origin": "CreateRoute"}
         return {"DestinationCidrBlock": destination, target: value, "Origin": "CreateRoute"}
 
     def _save_routes(self, table: Record, routes: list[dict]) -> None:
