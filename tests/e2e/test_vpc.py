@@ -772,3 +772,31 @@ def test_aws_cli_builds_a_public_subnet(server, tmp_path):
                                                "10.77.1.128/25", ok=False)
     finally:
         teardown(server.client("ec2"), vpc_id)
+
+
+def test_policies_see_vpc_resource_arns(server, ec2, vpc):
+    """`resources=` on the operations: a user allowed to act on one VPC's ARN only is refused elsewhere."""
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    arn = f"arn:aws:ec2:us-east-1:{server.account_id}"
+    iam = server.client("iam")
+    name = f"vpc-user-{vpc[-8:]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="one-vpc", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ec2:CreateTags", "ec2:ModifyVpcAttribute"],
+             "Resource": f"{arn}:vpc/{vpc}"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    try:
+        user = server.client("ec2", aws_access_key_id=key["AccessKeyId"],
+                             aws_secret_access_key=key["SecretAccessKey"])
+        user.create_tags(Resources=[vpc], Tags=[{"Key": "owner", "Value": name}])
+        user.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        assert error_of(lambda: user.create_tags(Resources=[subnet], Tags=[{"Key": "a", "Value": "b"}])) == \
+            "UnauthorizedOperation"
+        assert error_of(lambda: user.create_vpc(CidrBlock="10.8.0.0/16")) == "UnauthorizedOperation"
+        assert user.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"] == [{"Key": "owner", "Value": name}]
+    finally:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName=name, PolicyName="one-vpc")
+        iam.delete_user(UserName=name)
