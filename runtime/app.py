@@ -51,6 +51,7 @@ from runtime.host.s3backend import open_backend
 from runtime.services.s3.access import S3Access
 from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.objects import ObjectsProvider
+from runtime.services.s3.website import WebsiteServer
 from runtime.state import SqliteStore, Store
 
 LOG = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ async def _s3_ctx(app: web.Application):
         access = S3Access(store, gateway.authorize)
         gateway.authorize.register_resource_policies("s3", access.bucket_policy)
         gateway.authorize = access
+        gateway.website = WebsiteServer(store, backend, access, gateway.dispatcher.get("s3", "GetObject"))
         yield
 
 

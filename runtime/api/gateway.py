@@ -33,6 +33,7 @@ from runtime.errors import AwsError
 LOG = logging.getLogger(__name__)
 _DATED_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/")
 _S3_VIRTUAL_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.(?:s3\.[^:]+|localhost)(?::\d+)?$")
+_S3_WEBSITE_HOST = re.compile(r"^[a-z0-9][a-z0-9.-]*?\.s3-website[.-][^:]+(?::\d+)?$")
 STREAMING = "__aws_streaming__"
 """Attribute a provider method sets to receive the S3 request body unread, as `ctx.extras["payload"]`."""
 RAW_RESPONSE = "__raw_response__"
@@ -57,6 +58,7 @@ class Denial:
 
 
 Authorizer = Callable[[RequestContext, BoundOperation, dict], Awaitable[Denial | None]]
+WebsiteHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 
 
 async def allow_all(ctx: RequestContext, op: BoundOperation, params: dict) -> Denial | None:
@@ -71,10 +73,13 @@ class Gateway:
         self.region = region
         self.authorize = authorize
         self.clock = clock
+        self.website: WebsiteHandler | None = None  # S3 website endpoints, when S3 is installed
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         head = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
                            request.headers, b"")
+        if self.website is not None and _S3_WEBSITE_HOST.match(request.host.lower()):
+            return await self.website(request, secrets.token_hex(8).upper())
         service, signature, auth_error = self._route(head)
         if service == "s3":
             return await self.handle_s3(request, head, signature, auth_error)

@@ -152,3 +152,34 @@ def test_block_public_access(server, s3, buckets):
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
     s3.delete_public_access_block(Bucket=bucket)
     assert anonymous.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+
+
+def website_get(server, bucket: str, path: str) -> tuple[int, bytes, dict]:
+    port = server.endpoint.rsplit(":", 1)[1]
+    done = subprocess.run(["curl", "-s", "-D", "-", "-H", f"Host: {bucket}.s3-website-us-east-1.localhost:{port}",
+                           f"http://127.0.0.1:{port}{path}"], capture_output=True, check=True, timeout=30)
+    head, _, body = done.stdout.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), body, headers
+
+
+def test_static_website_hosting(server, s3, buckets):
+    site, private = buckets("site"), buckets("closed")
+    for bucket in (site, private):
+        s3.put_object(Bucket=bucket, Key="index.html", Body=b"home", ContentType="text/html")
+        s3.put_object(Bucket=bucket, Key="docs/index.html", Body=b"docs home", ContentType="text/html")
+        s3.put_object(Bucket=bucket, Key="404.html", Body=b"lost?", ContentType="text/html")
+        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}})
+    s3.put_bucket_policy(Bucket=site, Policy=public_read_policy(site))
+    assert website_get(server, site, "/")[:2] == (200, b"home")
+    status, body, headers = website_get(server, site, "/docs/")
+    assert (status, body, headers["content-type"]) == (200, b"docs home", "text/html")
+    status, _, headers = website_get(server, site, "/docs")
+    assert status == 302 and headers["location"] == "/docs/"
+    assert website_get(server, site, "/missing.html")[:2] == (404, b"lost?")
+    status, body, _ = website_get(server, private, "/")
+    assert status == 403 and b"AccessDenied" in body
+    status, body, _ = website_get(server, bucket_name("nosuch"), "/")
+    assert status == 404 and b"NoSuchBucket" in body
