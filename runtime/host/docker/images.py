@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from runtime.errors import Conflict, NotFound, RealiseError
@@ -76,18 +77,28 @@ def _builder_tag(labels: dict[str, str]) -> str | None:
     return None
 
 
-def _built_image(attrs: dict) -> BuiltImage | None:
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
+def _iso8601(created: int | str) -> str:
+    """Docker's creation time (epoch seconds in listings, RFC 3339 with nanoseconds in inspect) as AWS writes
+    an image's CreationDate."""
+    if isinstance(created, str):
+        when = datetime.fromisoformat(created[:19]).replace(tzinfo=timezone.utc)
+    else:
+        when = datetime.fromtimestamp(created, timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _built_image(labels: dict[str, str], repo_tags: list[str], image_id: str, created: int | str,
+                 size: int) -> BuiltImage | None:
     tag = _builder_tag(labels)
-    if labels.get("terrarium.kind") == "rootfs" or tag not in (attrs.get("RepoTags") or []):
+    if labels.get("terrarium.kind") == "rootfs" or tag not in repo_tags:
         return None
     return BuiltImage(
         name=labels["terrarium.image"],
         kind=labels["terrarium.kind"],
         tag=tag,
-        image_id=attrs["Id"],
-        created=attrs.get("Created", ""),
-        size=int(attrs.get("Size", 0)),
+        image_id=image_id,
+        created=_iso8601(created),
+        size=int(size),
         suite=labels.get("terrarium.suite", ""),
         description=labels.get("terrarium.description", ""),
         recipe_hash=labels["terrarium.recipe-hash"],
@@ -96,18 +107,20 @@ def _built_image(attrs: dict) -> BuiltImage | None:
 
 
 def list_built() -> list[BuiltImage]:
-    """Every recipe image in the engine (label terrarium=1), by name then creation time."""
+    """Every recipe image in the engine (label terrarium=1), by name then creation time. One API call."""
     client = connect()
     with docker_errors("listing images"):
         found = client.api.images(filters={"label": "terrarium=1"})
-        attrs = [client.api.inspect_image(i["Id"]) for i in found]
-    built = [b for b in map(_built_image, attrs) if b is not None]
-    return sorted(built, key=lambda b: (b.name, b.created))
+    built = [_built_image(i.get("Labels") or {}, i.get("RepoTags") or [], i["Id"], i["Created"], i["Size"])
+             for i in found]
+    return sorted((b for b in built if b is not None), key=lambda b: (b.name, b.created))
 
 
 def _inspect(client, tag: str) -> BuiltImage:
     with docker_errors(f"inspecting {tag}"):
-        built = _built_image(client.api.inspect_image(tag))
+        attrs = client.api.inspect_image(tag)
+    built = _built_image((attrs.get("Config") or {}).get("Labels") or {}, attrs.get("RepoTags") or [],
+                         attrs["Id"], attrs["Created"], attrs["Size"])
     if built is None:
         raise NotFound(f"{tag} exists but is not a recipe image")
     return built
