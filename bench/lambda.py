@@ -12,8 +12,12 @@ moto runs each invocation in a fresh container of MOTO_DOCKER_LAMBDA_IMAGE. This
 from Terrarium's python3.11 runtime image plus a runner that follows the lambci contract (argv = handler and
 event JSON, logs on stderr, the result JSON as the last stdout line), and the `busybox:latest` moto insists
 on (the same rootfs with `sleep`); both carry label terrarium=1 and are removed at the end. moto's
-containers run with MOTO_DOCKER_NETWORK_MODE=none (the handler needs no network). SAM's
-`start-lambda` row is not measured here (see bench/RESULTS.md for the peers' figures).
+containers run with MOTO_DOCKER_NETWORK_MODE=none (the handler needs no network).
+No SAM row: `sam local start-lambda` (aws-sam-cli 1.x, with `--invoke-image terrarium/python3.11:<tag>`, which
+already is a Runtime API image) builds and starts its RIE container, but on this host dockerd runs with
+`--bridge=none --iptables=false`, so the container's published port 8080 never exists and SAM gives up with
+"Timed out while attempting to establish a connection to the container" (tried 2026-11-28); the peers'
+SAM figures measured on a bridged daemon are in /work/shared/reference/runnable-peers.md §3.
 Needs root, bubblewrap and a Docker engine with the terrarium/python3.11 image built.
 """
 
