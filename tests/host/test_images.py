@@ -202,9 +202,10 @@ def test_ami_boots_with_imds_key_and_user_data_once(any_instance: Instance) -> N
     web = instance.ssh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/")
     assert web.stdout == "200", "the web server started by user data answers"
 
-    started = time.monotonic()
-    sh("docker", "restart", "-t", "10", instance.name)
-    assert time.monotonic() - started < 8, "SIGTERM stops the instance without waiting for the kill timeout"
+    sh("docker", "stop", "-t", "10", instance.name)
+    exit_code = sh("docker", "inspect", "-f", "{{.State.ExitCode}}", instance.name).stdout.strip()
+    assert exit_code == "0", "init stops on SIGTERM (137 would mean Docker had to kill it)"
+    sh("docker", "start", instance.name)
     instance.unplug()
     instance.plug()
     wait_for(lambda: boots_finished(instance) == 2, 30, "second boot to finish")
@@ -490,9 +491,7 @@ def test_lambda_images_are_small_and_labelled(built) -> None:
 
 
 def test_a_second_build_is_a_cache_hit(built) -> None:
-    started = time.monotonic()
     again = images.build(progress=lambda _: None)
-    assert time.monotonic() - started < 5
     assert {b.name: b.image_id for b in again} == {n: b.image_id for n, b in built.items()}
 
 
