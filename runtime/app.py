@@ -192,8 +192,10 @@ async def _s3_ctx(app: web.Application):
     gateway, store = app[GATEWAY], app[STORE]
     async with open_backend(app[SETTINGS].data_dir) as (backend, _supervisor):
         gateway.dispatcher.register("s3", BucketsProvider(store, backend))
-        gateway.dispatcher.register("s3", ObjectsProvider(store, backend))
+        objects = ObjectsProvider(store, backend)
+        gateway.dispatcher.register("s3", objects)
         access = S3Access(store, gateway.authorize)
+        objects.read_check = access.read_check(gateway.dispatcher.get("s3", "GetObject"))
         gateway.authorize.register_resource_policies("s3", access.bucket_policy)
         gateway.authorize = access
         gateway.website = WebsiteServer(store, backend, access, gateway.dispatcher.get("s3", "GetObject"))

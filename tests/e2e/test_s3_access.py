@@ -183,3 +183,16 @@ def test_static_website_hosting(server, s3, buckets):
     assert status == 403 and b"AccessDenied" in body
     status, body, _ = website_get(server, bucket_name("nosuch"), "/")
     assert status == 404 and b"NoSuchBucket" in body
+
+
+def test_copy_needs_read_access_to_the_source(server, s3, buckets):
+    secret, mine = buckets("secret"), buckets("mine")
+    s3.put_object(Bucket=secret, Key="plans.txt", Body=b"classified")
+    user = user_client(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{mine}/*"}]})
+    with pytest.raises(ClientError) as caught:
+        user.copy_object(Bucket=mine, Key="stolen.txt", CopySource={"Bucket": secret, "Key": "plans.txt"})
+    assert code_of(caught.value) == "AccessDenied"
+    user.put_object(Bucket=mine, Key="own.txt", Body=b"ok")
+    user.copy_object(Bucket=mine, Key="copy.txt", CopySource={"Bucket": mine, "Key": "own.txt"})
+    assert user.get_object(Bucket=mine, Key="copy.txt")["Body"].read() == b"ok"

@@ -57,6 +57,12 @@ class S3Access:
         self.inner = inner
         self.clock = clock
 
+    def read_check(self, get_object: BoundOperation):
+        """`ObjectsProvider.read_check`: may this caller read `bucket/key` (a copy source)?"""
+        async def check(ctx: RequestContext, bucket: str, key: str) -> Denial | None:
+            return await self(ctx, get_object, {"Bucket": bucket, "Key": key})
+        return check
+
     def bucket_policy(self, ctx: RequestContext, resource_arn: str) -> str | None:
         """The resource-policy lookup for the IAM authorizer."""
         record = find_bucket(self.store, bucket_of(resource_arn))

@@ -97,9 +97,14 @@ def _proxied(name: str, action: str, resources, streaming: bool, event: str | No
 
 
 class ObjectsProvider:
+    """`read_check(ctx, bucket, key)` -> Denial | None decides whether the caller may read a copy source
+    (AWS requires s3:GetObject on the source besides s3:PutObject on the target); it is wired to the S3
+    authorizer after construction, and copies are refused while it is missing."""
+
     def __init__(self, store: Store, backend: Backend) -> None:
         self.store = store
         self.backend = backend
+        self.read_check = None
 
     async def forward(self, ctx: RequestContext, params: dict, name: str, event: str | None) -> web.StreamResponse:
         request: web.Request = ctx.extras["request"]
@@ -108,6 +113,8 @@ class ObjectsProvider:
         backend_bucket = record.spec["backend"]
         key = params.get("Key")
         headers = self._headers(request, params)
+        if "x-amz-copy-source" in headers:
+            await self._check_source(ctx, request.headers["x-amz-copy-source"])
         if "payload" in ctx.extras:
             size = decoded_length(request.headers)
             if size is None:
@@ -170,6 +177,12 @@ class ObjectsProvider:
         if source:
             headers["x-amz-copy-source"] = self._copy_source(source)
         return headers
+
+    async def _check_source(self, ctx: RequestContext, source: str) -> None:
+        path = unquote(source).lstrip("/").partition("?")[0]
+        bucket, _, key = path.partition("/")
+        if self.read_check is None or await self.read_check(ctx, bucket, key) is not None:
+            raise AwsError("AccessDenied", "Access Denied", 403)
 
     def _copy_source(self, source: str) -> str:
         path, _, version = unquote(source).lstrip("/").partition("?")
