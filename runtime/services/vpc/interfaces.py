@@ -17,7 +17,7 @@ from runtime.services.ec2.tagging import tags_from_specifications
 from runtime.services.vpc import ipam, routes, security_groups, subnets
 from runtime.services.vpc.common import (ADDRESS, INSTANCES, NETWORK_INTERFACE, NETWORK_INTERFACES,
                                          SECURITY_GROUP, SECURITY_GROUPS, SUBNETS, arns_for, bool_param, lookup,
-                                         lookup_many, paged, select, tag_list)
+                                         lookup_many, paginate, select, tag_list)
 from runtime.state import Record, Store
 
 
@@ -95,11 +95,21 @@ def address_of(store: Store, eni: Record) -> Record | None:
 
 
 def shape(store: Store, eni: Record, region: str) -> dict:
+    return shape_many(store, [eni], region)[0]
+
+
+def shape_many(store: Store, enis: list[Record], region: str) -> list[dict]:
+    """Describe shapes, with group names and Elastic IPs read once for the whole list."""
+    accounts = {e.account for e in enis}
+    names = {g.id: g.spec["GroupName"] for a in accounts for g in store.list(SECURITY_GROUP, a)}
+    eips = {a.spec["NetworkInterfaceId"]: a for acct in accounts for a in store.list(ADDRESS, acct)
+            if a.spec.get("NetworkInterfaceId")}
+    return [_shape(eni, region, names, eips.get(eni.id)) for eni in enis]
+
+
+def _shape(eni: Record, region: str, names: dict[str, str], eip: Record | None) -> dict:
     spec = eni.spec
-    names = {g.id: g.spec["GroupName"] for g in store.list(SECURITY_GROUP, eni.account,
-                                                             where={"VpcId": spec["VpcId"]})}
     association = None
-    eip = address_of(store, eni)
     if eip is not None:
         association = {"PublicIp": eip.spec["PublicIp"], "IpOwnerId": eni.account, "AllocationId": eip.id,
                        "AssociationId": eip.spec["AssociationId"], "PublicDnsName": ""}
@@ -187,8 +197,11 @@ class NetworkInterfacesProvider:
     @operation("DescribeNetworkInterfaces", resources=arns_for(NETWORK_INTERFACES, "NetworkInterfaceIds"))
     def describe_network_interfaces(self, ctx: RequestContext, params: dict) -> dict:
         records = lookup_many(self.store, NETWORK_INTERFACES, ctx.account, params.get("NetworkInterfaceIds"))
-        records = select(records, params, self._fields())
-        return paged("NetworkInterfaces", [shape(self.store, r, ctx.region) for r in records], params)
+        page, token = paginate(select(records, params, self._fields()), params)
+        result: dict = {"NetworkInterfaces": shape_many(self.store, page, ctx.region)}
+        if token:
+            result["NextToken"] = token
+        return result
 
     @operation("DeleteNetworkInterface", resources=arns_for(NETWORK_INTERFACES, "NetworkInterfaceId"))
     def delete_network_interface(self, ctx: RequestContext, params: dict) -> dict:
