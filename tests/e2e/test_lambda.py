@@ -87,6 +87,15 @@ def web(event, context):
 
 def version(event, context):
     return "v1"
+
+
+def context_view(event, context):
+    cc = context.client_context
+    return {"name": context.function_name, "arn": context.invoked_function_arn,
+            "memory": str(context.memory_limit_in_mb), "version": context.function_version,
+            "custom": cc.custom if cc else None, "env": os.environ.get("MY_VAR"),
+            "endpoint": bool(os.environ.get("AWS_ENDPOINT_URL")),
+            "key": os.environ.get("AWS_ACCESS_KEY_ID", "")[:4]}
 '''
 
 
@@ -543,3 +552,16 @@ def test_function_url_cors(lam, role, code):
         assert reply.status == 201 and reply.headers["Access-Control-Allow-Origin"] == "https://app.example"
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://evil.example"})) as reply:
         assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+def test_handler_sees_context_client_context_env_and_role_keys(lam, role, code, lam_server):
+    name = create(lam, role, code, "app.context_view", MemorySize=256, Environment={"Variables": {"MY_VAR": "hi"}})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1")
+    context = base64.b64encode(json.dumps({"custom": {"tenant": "t1"}}).encode()).decode()
+    reply = invoke(lam, name, Qualifier="prod", ClientContext=context)
+    assert reply["ExecutedVersion"] == "1"
+    assert json.loads(reply["Body"]) == {
+        "name": name, "arn": f"arn:aws:lambda:us-east-1:{lam_server.account_id}:function:{name}:prod",
+        "memory": "256", "version": "1", "custom": {"tenant": "t1"}, "env": "hi", "endpoint": True, "key": "ASIA"}
+    assert code_of(lambda: lam.invoke(FunctionName=name, ClientContext="%%%")) == "InvalidRequestContentException"
