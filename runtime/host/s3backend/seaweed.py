@@ -191,6 +191,8 @@ class SeaweedSupervisor:
         return True
 
     async def wait_healthy(self, timeout: float) -> bool:
+        if self._healthy.is_set():  # the per-request fast path
+            return True
         try:
             await asyncio.wait_for(self._healthy.wait(), timeout)
         except asyncio.TimeoutError:

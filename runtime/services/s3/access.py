@@ -65,7 +65,7 @@ class S3Access:
 
     def bucket_policy(self, ctx: RequestContext, resource_arn: str) -> str | None:
         """The resource-policy lookup for the IAM authorizer."""
-        record = find_bucket(self.store, bucket_of(resource_arn))
+        record = find_bucket(self.store, bucket_of(resource_arn), ctx.extras)
         return None if record is None else record.spec.get("policy")
 
     async def __call__(self, ctx: RequestContext, op: BoundOperation, params: dict) -> Denial | None:
@@ -84,7 +84,7 @@ class S3Access:
         resources = op.resources(ctx, params)
         principal = "anonymous" if anonymous else ctx.principal.arn
         for resource in resources:
-            record = find_bucket(self.store, bucket_of(resource)) if resource != "*" else None
+            record = find_bucket(self.store, bucket_of(resource), ctx.extras) if resource != "*" else None
             text = None if record is None else record.spec.get("policy")
             if anonymous and (text is None or (record.spec.get("public_access_block") or {}).get(
                     "RestrictPublicBuckets")):

@@ -109,7 +109,7 @@ class ObjectsProvider:
     async def forward(self, ctx: RequestContext, params: dict, name: str, event: str | None) -> web.StreamResponse:
         request: web.Request = ctx.extras["request"]
         failures: list[AwsError] = []
-        record = get_bucket(self.store, params["Bucket"])
+        record = get_bucket(self.store, params["Bucket"], ctx.extras)
         backend_bucket = record.spec["backend"]
         key = params.get("Key")
         headers = self._headers(request, params)

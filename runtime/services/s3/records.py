@@ -16,18 +16,25 @@ from runtime.state.records import Record
 BUCKET = "s3.bucket"
 
 
-def get_bucket(store: Store, name: str) -> Record:
-    try:
-        return store.get(BUCKET, name)
-    except NotFound:
-        raise AwsError("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=name) from None
+def get_bucket(store: Store, name: str, cache: dict | None = None) -> Record:
+    """The bucket record or `NoSuchBucket`; `cache` (a request's `ctx.extras`) saves re-reading it."""
+    found = find_bucket(store, name, cache)
+    if found is None:
+        raise AwsError("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=name)
+    return found
 
 
-def find_bucket(store: Store, name: str) -> Record | None:
+def find_bucket(store: Store, name: str, cache: dict | None = None) -> Record | None:
+    key = ("s3.bucket", name)
+    if cache is not None and key in cache:
+        return cache[key]
     try:
-        return store.get(BUCKET, name)
+        found = store.get(BUCKET, name)
     except NotFound:
-        return None
+        found = None
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def canonical_user_id(account: str) -> str:
