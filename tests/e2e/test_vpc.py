@@ -132,6 +132,9 @@ def test_vpc_attributes(ec2, vpc):
     assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"][
         "Value"] is False
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    assert error_of(lambda: ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True},
+                                                     EnableDnsSupport={"Value": True})) == \
+        "InvalidParameterCombination"
     assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
 
 

@@ -43,7 +43,7 @@ class TagsProvider:
         self.store = store
 
     def _records(self, ctx: RequestContext, resource_ids: list[str]):
-        return [(lookup(self.store, _resource(r)[0], ctx.account, r)) for r in resource_ids]
+        return [lookup(self.store, _resource(r)[0], ctx.account, r) for r in resource_ids]
 
     @operation("CreateTags", resources=_tagged_arns)
     def create_tags(self, ctx: RequestContext, params: dict) -> dict:

@@ -117,10 +117,11 @@ class VpcsProvider:
     def modify_vpc_attribute(self, ctx: RequestContext, params: dict) -> dict:
         vpc = lookup(self.store, VPCS, ctx.account, params["VpcId"])
         given = {name: bool_param(params[name]) for name in ATTRIBUTES.values() if params.get(name) is not None}
-        if len(given) != 1:
+        if not given:
+            raise AwsError("MissingParameter", "The request must contain exactly one attribute to modify")
+        if len(given) > 1:
             raise AwsError("InvalidParameterCombination",
-                           "Fields for multiple attribute types specified: " + ", ".join(given) if given else
-                           "The request must contain exactly one attribute to modify")
+                           "Fields for multiple attribute types specified: " + ", ".join(given))
         name, value = next(iter(given.items()))
         if value is None:
             raise AwsError("MissingParameter", f"The request must contain the parameter {name}.Value")
