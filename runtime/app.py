@@ -22,7 +22,9 @@ from runtime.control import docker_events, image_catalog
 from runtime.control.instances import InstanceRealiser
 from runtime.control.reconciler import Reconciler
 from runtime.control.vpc_net import VpcNetRealiser
+from runtime.errors import TerrariumError
 from runtime.host.docker import containers
+from runtime.host.net import realise
 from runtime.host.imds.server import ImdsServer
 from runtime.services.ec2.metadata import InstanceMetadataSource
 from runtime.services.ec2.images import ImagesProvider
@@ -187,6 +189,29 @@ async def _gateway_ctx(app: web.Application):
     yield
 
 
+async def _internet_endpoint_ctx(app: web.Application):
+    """The API also listens inside the region's internet (`settings.internet_endpoint`), so instances with a
+    public address reach it as EC2 instances reach AWS endpoints; the same gateway and routes answer there."""
+    address = app[SETTINGS].internet_endpoint
+    runner = None
+    if address:
+        host, port = address.rsplit(":", 1)
+        try:
+            sock = await asyncio.to_thread(realise.open_internet_listener, host, int(port))
+        except (TerrariumError, OSError) as exc:
+            LOG.warning("API not reachable from instances (%s): %s", address, exc)
+        else:
+            inner = _new_web_app()
+            install_routes(inner.router, app)
+            runner = web.AppRunner(inner, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+            LOG.info("API reachable from instances at http://%s", address)
+    yield
+    if runner is not None:
+        await runner.cleanup()
+
+
 async def _s3_ctx(app: web.Application):
     """S3: start the object-store backend (not waited for here) and register the gateway's S3 providers."""
     gateway, store = app[GATEWAY], app[STORE]
@@ -202,19 +227,28 @@ async def _s3_ctx(app: web.Application):
         yield
 
 
-async def health(request: web.Request) -> web.Response:
-    app = request.app
-    return web.json_response({"status": "ok", "region": app[SETTINGS].region,
-                              "account": app[ACCOUNT].account_id})
+def _new_web_app() -> web.Application:
+    return web.Application(client_max_size=MAX_REQUEST_BYTES,
+                           handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES})
 
 
-async def aws_endpoint(request: web.Request) -> web.StreamResponse:
-    return await request.app[GATEWAY].handle(request)
+def install_routes(router: web.UrlDispatcher, app: web.Application) -> None:
+    """The routes of an endpoint serving `app`'s gateway: health, Lambda function URLs, every AWS service."""
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "region": app[SETTINGS].region,
+                                  "account": app[ACCOUNT].account_id})
+
+    async def aws_endpoint(request: web.Request) -> web.StreamResponse:
+        return await app[GATEWAY].handle(request)
+
+    router.add_get("/_terrarium/health", health)
+    lambda_web.add_routes(router, lambda request: app[LAMBDA].web)
+    router.add_route("*", "/{tail:.*}", aws_endpoint)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES,
-                          handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES})
+    app = _new_web_app()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_account_ctx)
     app.cleanup_ctx.append(_store_ctx)
@@ -222,8 +256,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_reconciler_ctx)
     app.cleanup_ctx.append(_lambda_ctx)
     app.cleanup_ctx.append(_gateway_ctx)
+    app.cleanup_ctx.append(_internet_endpoint_ctx)
     app.cleanup_ctx.append(_s3_ctx)
-    app.router.add_get("/_terrarium/health", health)
-    lambda_web.add_routes(app.router, lambda request: request.app[LAMBDA].web)
-    app.router.add_route("*", "/{tail:.*}", aws_endpoint)
+    install_routes(app.router, app)
     return app

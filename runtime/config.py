@@ -19,6 +19,7 @@ class Settings:
     account_id: str | None = None
     availability_zones: tuple[str, ...] = field(default=())
     name_prefix: str = "tr-"
+    internet_endpoint: str = "198.51.100.2:4566"  # where instances reach the API, inside the region's internet
 
     @property
     def host(self) -> str:
@@ -52,6 +53,8 @@ class Settings:
             values["region"] = v
         if v := os.environ.get("TERRARIUM_ACCOUNT_ID"):
             values["account_id"] = v
+        if (v := os.environ.get("TERRARIUM_INTERNET_ENDPOINT")) is not None:
+            values["internet_endpoint"] = v
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])

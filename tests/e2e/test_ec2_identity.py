@@ -81,6 +81,11 @@ def test_instances_see_only_themselves_and_get_role_credentials(server, launched
         with pytest.raises(Exception, match="AccessDenied"):
             denied.list_users()
 
+        inside = session.client("sts", endpoint_url="http://198.51.100.2:4566")
+        url = inside.generate_presigned_url("get_caller_identity", ExpiresIn=300)
+        code, reply = containers.exec_run(first, ["curl", "-s", "-X", "POST", url])
+        assert f"assumed-role/app-role/{first}" in reply.decode(), "the API answers inside the region's internet"
+
         doc = json.loads(imds(first, "/latest/dynamic/instance-identity/document")[1])
         assert doc["instanceId"] == first and doc["accountId"] == server.account_id
 

@@ -436,6 +436,35 @@ def open_imds_socket(vpc_id: str) -> socket.socket:
     return netns.run_in(naming.netns_path(name), make)
 
 
+def open_internet_listener(ip: str, port: int) -> socket.socket:
+    """A listening TCP socket at `ip:port` inside `tr-inet`, the region's internet; the caller owns it.
+
+    This is how instances reach Terrarium's own API, as EC2 instances reach AWS endpoints over the internet:
+    only through their public address (the IGW's 1:1 NAT), so a private subnet has no way to it. `ip` is
+    added to tr-inet's loopback (idempotent; other addresses are left alone).
+    """
+    ensure_internet()
+    path = naming.netns_path(naming.INTERNET_NETNS)
+
+    def add_address(ipr) -> None:
+        index = links.index_of(ipr, "lo")
+        present = {a.get("IFA_ADDRESS") for a in ipr.get_addr(family=socket.AF_INET, index=index)}
+        if ip not in present:
+            ipr.addr("add", index=index, address=ip, prefixlen=32)
+
+    def make() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((ip, port))
+        sock.listen(128)
+        return sock
+
+    with _lock(naming.INTERNET_NETNS):
+        links.in_ns(path, add_address)
+    return netns.run_in(path, make)
+
+
 # -------------------------------------------------------------------------------------- reconcile
 
 def list_owned() -> set[str]:
