@@ -88,6 +88,8 @@ def test_objects_round_trip(s3, bucket):
     assert got["Metadata"] == {"colour": "blue"}
     assert got["ContentType"] == "application/x-test"
     assert got["StorageClass"] == "STANDARD_IA"
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [(o["Key"], o["StorageClass"]) for o in listed] == [("dir/a b+c.bin", "STANDARD_IA")]
     head = s3.head_object(Bucket=bucket, Key="dir/a b+c.bin")
     assert head["ContentLength"] == len(body)
     assert s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", Range="bytes=10-19")["Body"].read() == body[10:20]

@@ -10,8 +10,9 @@ Notifications are queued after the backend confirmed a change and before the cli
 
 from __future__ import annotations
 
+import html
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 from xml.etree.ElementTree import ParseError, fromstring
 
 from aiohttp import web
@@ -82,6 +83,10 @@ PROXIED = {
     "ListMultipartUploads": ("s3:ListBucketMultipartUploads", bucket_arn, False, None),
     "DeleteObjects": ("s3:DeleteObject", deleted_objects_arns, False, "ObjectRemoved:Delete"),
 }
+_LISTINGS = {"ListObjects", "ListObjectsV2", "ListObjectVersions"}
+_LISTED_OBJECT = re.compile(rb"<(Contents|Version)>(.*?)</\1>", re.S)
+_LISTED_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
+_LISTED_CLASS = re.compile(rb"<StorageClass>[^<]*</StorageClass>")
 _STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 
 
@@ -151,6 +156,9 @@ class ObjectsProvider:
             data = data.replace(f">{backend_bucket}<".encode(), f">{record.id}<".encode()).replace(
                 f"/{backend_bucket}/".encode(), f"/{record.id}/".encode())
             data = data.replace(self.backend.endpoint.url.encode(), f"{request.scheme}://{request.host}".encode())
+            classes = record.spec.get("storage_classes")
+            if classes and name in _LISTINGS:
+                data = _with_storage_classes(data, classes)
             data = _REQUEST_ID.sub(f"<RequestId>{ctx.request_id}</RequestId>".encode(), data)
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
@@ -258,6 +266,20 @@ class ObjectsProvider:
             return size, reply.headers.get("ETag")
         finally:
             reply.release()
+
+
+def _with_storage_classes(data: bytes, classes: dict[str, str]) -> bytes:
+    """Listings report the storage class Terrarium recorded for each key (the backend knows only one)."""
+    def patch(found: re.Match) -> bytes:
+        inner = found.group(2)
+        key = _LISTED_KEY.search(inner)
+        text = html.unescape(key.group(1).decode()) if key else ""
+        klass = classes.get(text) or classes.get(unquote_plus(text))  # encoding-type=url
+        if klass is None:
+            return found.group(0)
+        inner = _LISTED_CLASS.sub(f"<StorageClass>{klass}</StorageClass>".encode(), inner)
+        return b"<" + found.group(1) + b">" + inner + b"</" + found.group(1) + b">"
+    return _LISTED_OBJECT.sub(patch, data)
 
 
 async def _recording(payload, failures: list[AwsError]):
