@@ -81,6 +81,9 @@ def test_instances_see_only_themselves_and_get_role_credentials(server, launched
         with pytest.raises(Exception, match="AccessDenied"):
             denied.list_users()
 
+        _, health = containers.exec_run(first, ["curl", "-s", "http://198.51.100.2:4566/_terrarium/health"])
+        assert json.loads(health)["account"] == server.account_id, \
+            "another Terrarium on this host holds the in-VPC API address 198.51.100.2:4566"
         inside = session.client("sts", endpoint_url="http://198.51.100.2:4566")
         url = inside.generate_presigned_url("get_caller_identity", ExpiresIn=300)
         code, reply = containers.exec_run(first, ["curl", "-s", "-X", "POST", url])

@@ -9,16 +9,13 @@ assigned on start; an Elastic IP associated with the ENI takes precedence and su
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass
 
 from runtime.api.context import RequestContext
 from runtime.errors import AwsError, NotFound
-from runtime.services._shared import ids
-from runtime.services.vpc import common, ipam
+from runtime.services.vpc import addresses, common, interfaces
 from runtime.services.vpc.security_groups import default_group
-from runtime.services.vpc.subnets import used_ips, zone_id
+from runtime.services.vpc.subnets import zone_id
 from runtime.state import Record, Store
 
 ENI = common.NETWORK_INTERFACE
@@ -86,19 +83,6 @@ def _groups(store: Store, ctx: RequestContext, params: dict, nic: dict, vpc_id: 
     return chosen or [default_group(store, vpc_id)]
 
 
-def used_public_ips(store: Store) -> set[str]:
-    taken = {a.spec["PublicIp"] for a in store.list(common.ADDRESS)}
-    taken |= {e.spec["PublicIp"] for e in store.list(ENI) if e.spec.get("PublicIp")}
-    return taken
-
-
-def _new_public_ip(store: Store) -> str:
-    public = ipam.next_public_ip(used_public_ips(store))
-    if public is None:
-        raise AwsError("AddressLimitExceeded", "The maximum number of addresses has been reached.")
-    return public
-
-
 def place(store: Store, ctx: RequestContext, params: dict, instance_id: str, zones: tuple[str, ...]) -> LaunchNet:
     """Create the instance's primary ENI and return where the instance sits (call inside a transaction)."""
     nics = params.get("NetworkInterfaces") or []
@@ -106,36 +90,17 @@ def place(store: Store, ctx: RequestContext, params: dict, instance_id: str, zon
     subnet = _subnet(store, ctx, params, nic, zones)
     vpc = store.get(common.VPC, subnet.spec["VpcId"])
     groups = _groups(store, ctx, params, nic, vpc.id, subnet.id)
-    net = ipam.parse_cidr(subnet.spec["CidrBlock"])
-    used = used_ips(store, subnet.id)
-    wanted = nic.get("PrivateIpAddress") or params.get("PrivateIpAddress")
-    if wanted:
-        if not ipam.assignable(net, wanted):
-            raise AwsError("InvalidParameterValue", f"Address {wanted} does not fall within the subnet's address "
-                                                    f"range")
-        if wanted in used:
-            raise AwsError("InvalidIPAddress.InUse", f"Address {wanted} is in use.")
-        private_ip = wanted
-    else:
-        private_ip = ipam.next_free_ip(net, used)
-        if private_ip is None:
-            raise AwsError("InsufficientFreeAddressesInSubnet",
-                           f"There are not enough free addresses in subnet '{subnet.id}' to satisfy the requested "
-                           f"number of instances.")
+    eni = interfaces.create_interface(store, ctx.account, subnet,
+                                      private_ip=nic.get("PrivateIpAddress") or params.get("PrivateIpAddress"),
+                                      group_ids=[g.id for g in groups])
     associate = nic.get("AssociatePublicIpAddress")
     if associate is None:
         associate = bool(subnet.spec.get("MapPublicIpOnLaunch"))
-    public_ip = _new_public_ip(store) if associate else None
-    eni_id, attachment_id = ids.new_id("network-interface"), ids.new_id("network-interface-attachment")
-    mac = "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
-    spec = {"SubnetId": subnet.id, "VpcId": vpc.id, "AvailabilityZone": subnet.spec["AvailabilityZone"],
-            "PrivateIpAddress": private_ip, "MacAddress": mac, "Groups": [g.id for g in groups],
-            "SourceDestCheck": True, "Description": "", "InterfaceType": "interface", "PublicIp": public_ip,
-            "AutoAssignPublicIp": bool(associate),
-            "Attachment": {"AttachmentId": attachment_id, "InstanceId": instance_id, "DeviceIndex": 0,
-                           "DeleteOnTermination": True, "AttachTime": time.time()}}
-    store.put(ENI, eni_id, ctx.account, spec, parent=subnet.id)
-    store.update_status(ENI, eni_id, {"Status": "in-use"})
+    public_ip = addresses.allocate_public_ip(store) if associate else None
+    attachment_id = interfaces.attach_interface(store, eni, instance_id, 0, delete_on_termination=True)
+    store.update_spec(ENI, eni.id, lambda spec: {**spec, "PublicIp": public_ip,
+                                                 "AutoAssignPublicIp": bool(associate)})
+    eni_id, private_ip, mac = eni.id, eni.spec["PrivateIpAddress"], eni.spec["MacAddress"]
     return LaunchNet(vpc.id, vpc.spec["CidrBlock"], subnet.id, subnet.spec["CidrBlock"],
                      subnet.spec["AvailabilityZone"], zone_id(ctx.region, subnet.spec["AvailabilityZone"]), eni_id,
                      attachment_id, private_ip, mac, tuple((g.id, g.spec["GroupName"]) for g in groups), public_ip,
@@ -163,20 +128,16 @@ def assign_public_ip(store: Store, instance: Record) -> None:
     """Start: an instance that had an auto-assigned public IP gets a new one."""
     eni = store.get(ENI, instance.spec["Placement"]["NetworkInterfaceId"])
     if eni.spec.get("AutoAssignPublicIp") and not eni.spec.get("PublicIp"):
-        store.update_spec(ENI, eni.id, {**eni.spec, "PublicIp": _new_public_ip(store)})
+        store.update_spec(ENI, eni.id, {**eni.spec, "PublicIp": addresses.allocate_public_ip(store)})
 
 
 def release(store: Store, instance: Record) -> None:
     """Terminate: the primary ENI (DeleteOnTermination) goes, and Elastic IPs on it are disassociated."""
-    eni_id = instance.spec["Placement"]["NetworkInterfaceId"]
-    for address in store.list(common.ADDRESS, where={"NetworkInterfaceId": eni_id}):
-        store.update_spec(common.ADDRESS, address.id, {**address.spec, "AssociationId": None,
-                                                       "NetworkInterfaceId": None, "PrivateIpAddress": None,
-                                                       "InstanceId": None})
     try:
-        store.delete(ENI, eni_id)
+        eni = store.get(ENI, instance.spec["Placement"]["NetworkInterfaceId"])
     except NotFound:
-        pass
+        return
+    interfaces.delete_interface(store, eni)
 
 
 def change_groups(store: Store, ctx: RequestContext, instance: Record, group_ids: list[str]) -> dict:
