@@ -53,6 +53,7 @@ from runtime.host.s3backend import open_backend
 from runtime.services.s3.access import S3Access
 from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.objects import ObjectsProvider
+from runtime.services.s3.lifecycle import LifecycleRunner, lifecycle_interval
 from runtime.services.s3.website import WebsiteServer
 from runtime.state import SqliteStore, Store
 
@@ -224,7 +225,10 @@ async def _s3_ctx(app: web.Application):
         gateway.authorize.register_resource_policies("s3", access.bucket_policy)
         gateway.authorize = access
         gateway.website = WebsiteServer(store, backend, access, gateway.dispatcher.get("s3", "GetObject"))
+        lifecycle = asyncio.create_task(LifecycleRunner(store, backend).run_forever(lifecycle_interval()))
         yield
+        lifecycle.cancel()
+        await asyncio.gather(lifecycle, return_exceptions=True)
 
 
 def _new_web_app() -> web.Application:

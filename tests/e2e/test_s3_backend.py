@@ -106,3 +106,31 @@ def test_backend_listens_on_loopback_only_and_refuses_client_keys(server):
     assert caught.value.response["Error"]["Code"] == "InvalidAccessKeyId"
     identity = server.data_dir / "s3backend" / "identity.json"
     assert identity.stat().st_mode & 0o077 == 0
+
+
+def test_lifecycle_transitions_and_expirations(tmp_path):
+    running = start_server(tmp_path / "data", log_path=tmp_path / "server.log",
+                           extra_env={"TERRARIUM_S3_LIFECYCLE_INTERVAL": "0.5"})
+    try:
+        s3 = running.client("s3")
+        bucket = bucket_name()
+        s3.create_bucket(Bucket=bucket)
+        for key in ("archive/a.log", "tmp/b.log", "keep/c.log"):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+            {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"},
+             "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
+            {"ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+             "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+            {"ID": "later", "Status": "Enabled", "Filter": {"Prefix": "keep/"},
+             "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}]})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+            if listed == {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}:
+                break
+            time.sleep(0.3)
+        assert listed == {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}
+        assert s3.head_object(Bucket=bucket, Key="archive/a.log")["StorageClass"] == "GLACIER"
+    finally:
+        running.stop()

@@ -29,6 +29,31 @@ def bucket_arn(ctx: RequestContext, params: dict) -> list[str]:
     return [f"arn:aws:s3:::{params.get('Bucket', '')}"]
 
 
+_STAMP = "\u0000timestamp:"
+
+
+def jsonable(value):
+    """A configuration as the store can hold it: timestamps (lifecycle `Date`) become tagged ISO text."""
+    if isinstance(value, datetime):
+        return _STAMP + value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def revived(value):
+    """The inverse of `jsonable`."""
+    if isinstance(value, str) and value.startswith(_STAMP):
+        return datetime.fromisoformat(value[len(_STAMP):])
+    if isinstance(value, dict):
+        return {k: revived(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revived(v) for v in value]
+    return value
+
+
 def unavailable() -> AwsError:
     return AwsError("ServiceUnavailable", "Please reduce your request rate.", 503, sender_fault=False)
 
@@ -42,13 +67,14 @@ def _config_ops(name: str, key: str, *, put_action: str, get_action: str, missin
         record = self.owned(ctx, params["Bucket"])
         value = params.get(param) if param else None
         self.validate(key, ctx, record, value)
-        self.store.update_spec(BUCKET, record.id, lambda spec: {**spec, key: value})
+        stored = jsonable(value)
+        self.store.update_spec(BUCKET, record.id, lambda spec: {**spec, key: stored})
         return {}
 
     @operation(f"Get{name}", action=get_action, resources=bucket_arn)
     def get(self, ctx: RequestContext, params: dict) -> dict:
         record = self.owned(ctx, params["Bucket"])
-        value = record.spec.get(key)
+        value = revived(record.spec.get(key))
         if value is None and not missing[0]:
             return {}
         if value is None:

@@ -1,0 +1,135 @@
+"""Lifecycle rules, applied by Terrarium (the backend has no storage classes and never sees the rules).
+
+`LifecycleRunner.run_once()` walks every bucket with enabled rules: a transition whose `Days` (object age) or
+`Date` has come records the target storage class for the key; an expiration whose time has come deletes the
+object. AWS applies rules asynchronously, about daily; `run_forever(interval)` does a pass per interval.
+Filters: prefix (`Filter.Prefix`, `Filter.And.Prefix`, legacy `Prefix`) and object size bounds; a rule with
+a tag filter is skipped rather than applied wrongly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from xml.etree.ElementTree import fromstring
+
+from runtime.host.s3backend import Backend, BackendUnavailable
+from runtime.services.s3.buckets import revived
+from runtime.services.s3.records import BUCKET
+from runtime.state import Store
+
+LOG = logging.getLogger(__name__)
+DAY = 86400.0
+INTERVAL_ENV = "TERRARIUM_S3_LIFECYCLE_INTERVAL"
+
+
+def lifecycle_interval() -> float:
+    """Seconds between lifecycle passes: hourly by default (AWS: about daily), shorter for tests."""
+    return float(os.environ.get(INTERVAL_ENV, "3600"))
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+def _when(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _due(action: dict, modified: float, now: float) -> bool:
+    if action.get("Days") is not None:
+        return now - modified >= action["Days"] * DAY
+    date = _when(action.get("Date"))
+    return date is not None and now >= date
+
+
+def _selects(rule: dict, key: str, size: int) -> bool | None:
+    """Whether the rule applies to the object; None when its filter is one Terrarium does not evaluate."""
+    filt = rule.get("Filter") or {}
+    conditions = dict(filt.get("And") or {}, **{k: v for k, v in filt.items() if k != "And"})
+    if "Tag" in conditions or "Tags" in conditions:
+        return None
+    prefix = conditions.get("Prefix", rule.get("Prefix", "")) or ""
+    if not key.startswith(prefix):
+        return False
+    if conditions.get("ObjectSizeGreaterThan") is not None and size <= conditions["ObjectSizeGreaterThan"]:
+        return False
+    if conditions.get("ObjectSizeLessThan") is not None and size >= conditions["ObjectSizeLessThan"]:
+        return False
+    return True
+
+
+class LifecycleRunner:
+    def __init__(self, store: Store, backend: Backend, clock=time.time) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_once()
+            except BackendUnavailable:
+                LOG.info("lifecycle pass skipped: the S3 backend is unavailable")
+            except Exception:
+                LOG.exception("lifecycle pass failed")
+
+    async def run_once(self) -> None:
+        now = self.clock()
+        for record in self.store.list(BUCKET):
+            rules = [r for r in ((revived(record.spec.get("lifecycle")) or {}).get("Rules") or [])
+                     if r.get("Status") == "Enabled"]
+            if rules:
+                await self._apply(record, rules, now)
+
+    async def _apply(self, record, rules: list[dict], now: float) -> None:
+        classes: dict[str, str] = {}
+        expired: list[str] = []
+        async for key, size, modified in self._objects(record.spec["backend"]):
+            for rule in rules:
+                if not _selects(rule, key, size):
+                    continue
+                expiration = rule.get("Expiration") or {}
+                if (expiration.get("Days") is not None or expiration.get("Date") is not None) and \
+                        _due(expiration, modified, now):
+                    expired.append(key)
+                    break
+                due = [t for t in rule.get("Transitions") or [] if _due(t, modified, now)]
+                if due:
+                    latest = max(due, key=lambda t: t.get("Days") or _when(t.get("Date")) or 0)
+                    classes[key] = latest["StorageClass"]
+        for key in expired:
+            reply = await self.backend.request("DELETE", record.spec["backend"], key, [], {})
+            reply.release()
+        if classes or expired:
+            def update(spec: dict) -> dict:
+                current = dict(spec.get("storage_classes") or {})
+                current.update(classes)
+                for key in expired:
+                    current.pop(key, None)
+                return {**spec, "storage_classes": current}
+            self.store.update_spec(BUCKET, record.id, update)
+
+    async def _objects(self, backend_bucket: str):
+        token = None
+        while True:
+            query = [("list-type", "2")] + ([("continuation-token", token)] if token else [])
+            reply = await self.backend.request("GET", backend_bucket, None, query, {})
+            try:
+                root = fromstring(await reply.read())
+            finally:
+                reply.release()
+            for item in root.iter(f"{_NS}Contents"):
+                modified = datetime.fromisoformat(item.findtext(f"{_NS}LastModified").replace("Z", "+00:00"))
+                yield (item.findtext(f"{_NS}Key"), int(item.findtext(f"{_NS}Size") or 0),
+                       modified.astimezone(timezone.utc).timestamp())
+            if root.findtext(f"{_NS}IsTruncated") != "true":
+                return
+            token = root.findtext(f"{_NS}NextContinuationToken")
