@@ -21,12 +21,12 @@ from runtime.errors import Conflict, NotFound, Transient
 from runtime.host.docker import containers
 from runtime.host.net import realise as net
 from runtime.host.net.model import Eni
-from runtime.state import Key, Store
+from runtime.state import Key, Store, kinds
 
 LOG = logging.getLogger(__name__)
 
-KIND = "ec2.instance"
-ENI_KIND = "ec2.networkinterface"
+KIND = kinds.INSTANCE
+ENI_KIND = kinds.NETWORK_INTERFACE
 REBOOT_EXIT = 129
 BILLING_MINIMUM_S = 60
 

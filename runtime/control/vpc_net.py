@@ -22,18 +22,11 @@ from runtime.control.realiser import Target
 from runtime.errors import NotFound
 from runtime.host.net import model, realise
 from runtime.state import Key, Record, Store
+from runtime.state.kinds import (ADDRESS, INSTANCE, INTERNET_GATEWAY, NETWORK_ACL, NETWORK_INTERFACE, ROUTE_TABLE,
+                                 SECURITY_GROUP, SUBNET, VPC)
 
 LOG = logging.getLogger(__name__)
 
-VPC = "ec2.vpc"
-SUBNET = "ec2.subnet"
-ROUTE_TABLE = "ec2.routetable"
-INTERNET_GATEWAY = "ec2.internetgateway"
-NETWORK_ACL = "ec2.networkacl"
-SECURITY_GROUP = "ec2.securitygroup"
-NETWORK_INTERFACE = "ec2.networkinterface"
-ADDRESS = "ec2.address"
-INSTANCE = "ec2.instance"
 PROTOCOLS = {"-1": model.ALL, "all": model.ALL, "tcp": model.TCP, "udp": model.UDP, "icmp": model.ICMP}
 
 

@@ -38,15 +38,8 @@ from runtime.services._shared import arns, ids
 from runtime.services._shared.filters import matches_filters
 from runtime.state import Record, Store
 
-VPC = "ec2.vpc"
-SUBNET = "ec2.subnet"
-ROUTE_TABLE = "ec2.routetable"
-INTERNET_GATEWAY = "ec2.internetgateway"
-NETWORK_ACL = "ec2.networkacl"
-SECURITY_GROUP = "ec2.securitygroup"
-NETWORK_INTERFACE = "ec2.networkinterface"
-ADDRESS = "ec2.address"
-INSTANCE = "ec2.instance"
+from runtime.state.kinds import (  # noqa: F401 (re-exported for the VPC providers)
+    ADDRESS, INSTANCE, INTERNET_GATEWAY, NETWORK_ACL, NETWORK_INTERFACE, ROUTE_TABLE, SECURITY_GROUP, SUBNET, VPC)
 
 
 @dataclass(frozen=True)
