@@ -32,6 +32,7 @@ ConsoleReader = Callable[[str], Awaitable[bytes]]
 KIND = "ec2.instance"
 KEYPAIR = "ec2.keypair"
 INSTANCE_PROFILE = "iam.instanceprofile"
+ROLE = "iam.role"
 MAX_USER_DATA = 16 * 1024
 MAX_LAUNCH = 20
 
@@ -52,6 +53,17 @@ class InstancesProvider:
         self.store = store
         self.zones = zones
         self.console = console
+
+    def required_actions(self, ctx: RequestContext, operation_name: str, params: dict) -> list[tuple]:
+        """RunInstances with an instance profile also needs `iam:PassRole` on the profile's role (the gateway's
+        authorizer decides it like the operation's own action)."""
+        wanted = params.get("IamInstanceProfile") if operation_name == "RunInstances" else None
+        if not wanted:
+            return []
+        name = wanted.get("Name") or (wanted.get("Arn") or "").rsplit("/", 1)[-1]
+        profile = self.store.find(INSTANCE_PROFILE, ctx.account, name)
+        roles = [self.store.get(ROLE, role_id) for role_id in (profile.spec.get("Roles") or [])] if profile else []
+        return [("iam:PassRole", role.spec["Arn"], {"iam:PassedToService": "ec2.amazonaws.com"}) for role in roles]
 
     def _records(self, ctx: RequestContext, instance_ids: list[str] | None) -> list[Record]:
         if instance_ids:

@@ -38,6 +38,12 @@ class FunctionsProvider:
     def resource_policy(self, ctx: RequestContext, arn: str):
         return self.service.resource_policy(ctx, arn)
 
+    def required_actions(self, ctx: RequestContext, operation_name: str, params: dict) -> list[tuple]:
+        """Giving a function a role passes the role to Lambda: `iam:PassRole` on it, as AWS requires."""
+        if operation_name in ("CreateFunction", "UpdateFunctionConfiguration") and params.get("Role"):
+            return [("iam:PassRole", params["Role"], {"iam:PassedToService": "lambda.amazonaws.com"})]
+        return []
+
     # --------------------------------------------------------------------------------- create
 
     @operation("CreateFunction", resources=_name_resource)
