@@ -33,6 +33,7 @@ declare -gA TR_APT_PACKAGES=(
     [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
     [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
     [curl]=curl
+    [iperf3]=iperf3
 )
 
 _tr_have() {
