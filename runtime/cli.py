@@ -7,6 +7,8 @@ import configparser
 import json
 import logging
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from runtime.config import Settings
@@ -104,6 +106,104 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_net(args: argparse.Namespace) -> int:
+    from runtime import operator
+    from runtime.errors import NotFound
+    try:
+        report = operator.net(_settings(args), args.vpc_id)
+    except NotFound as exc:
+        print(f"terrarium net: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    state = "present" if report["NamespacePresent"] else "absent (not realised on this host)"
+    print(f"VPC {report['VpcId']}  {report['CidrBlock']}  namespace {report['Namespace']}: {state}")
+    igw = report["InternetGateway"]
+    print(f"internet gateway {'attached' if igw['Attached'] else 'none'}"
+          + (f": {igw['Link']} <-> {igw['Uplink']}" if igw["Attached"] else ""))
+    print("\nbridges (one per subnet, the router's .1 on each)")
+    print(_table(report["Bridges"]))
+    print("\nports (ENIs)")
+    print(_table([{**p, "SecurityGroups": ",".join(p["SecurityGroups"])} for p in report["Ports"]]))
+    print("\nroute tables")
+    print(_table([{"RouteTableId": t["RouteTableId"], "KernelTable": t["KernelTable"],
+                   "Destination": r["Destination"], "Target": r["Target"]}
+                  for t in report["RouteTables"] for r in t["Routes"]]))
+    print("\npolicy rules")
+    print(_table(report["PolicyRules"]))
+    ruleset = report["Ruleset"]
+    sync = "in sync with the kernel" if ruleset["InSync"] else \
+        "NOT what the kernel holds" if report["NamespacePresent"] else "not applied"
+    print(f"\niptables ruleset (digest {ruleset['Digest']}, {sync})")
+    table = ""
+    for rule in ruleset["Rules"]:
+        if rule["table"] != table:
+            table = rule["table"]
+            print(f"*{table}")
+        print(f"  {rule['rule']}" if not rule["aws"] else f"  {rule['rule']}\n      ^ {rule['aws']}")
+    return 0
+
+
+def _log_line(event: dict) -> str:
+    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc).isoformat(timespec="microseconds")
+    return f"{stamp} {event['logStreamName']} {event['message'].rstrip()}"
+
+
+def _since_ms(text: str | None) -> int | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if text[-1] not in units or not text[:-1].isdigit():
+        raise ValueError(f"--since {text}: expected a number and one of s, m, h, d, w (like 10m)")
+    return int((time.time() - int(text[:-1]) * units[text[-1]]) * 1000)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from runtime import operator
+    from runtime.errors import NotFound
+    settings, group = _settings(args), operator.log_group_of(args.function)
+    try:
+        since = _since_ms(args.since)
+        events = operator.log_events(settings, group, since_ms=since)
+    except (NotFound, ValueError) as exc:
+        print(f"terrarium logs: {exc}", file=sys.stderr)
+        return 1
+    last = 0
+    try:
+        while True:
+            for event in events:
+                print(json.dumps(event) if args.json else _log_line(event), flush=True)
+                last = event["seq"]
+            if not args.follow:
+                return 0
+            time.sleep(args.interval)
+            events = operator.log_events(settings, group, since_ms=since, after_seq=last)
+    except KeyboardInterrupt:
+        return 0
+    except NotFound as exc:
+        print(f"terrarium logs: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_bill(args: argparse.Namespace) -> int:
+    from runtime import operator
+    report = operator.bill(_settings(args), months=args.months)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"what this would cost on AWS (us-east-1 list prices, {report['Currency']}), {report['GeneratedAt']}")
+    print(_table([{"Day": r["Day"], "Service": r["Service"], "Resource": r["Resource"], "Detail": r["Detail"],
+                   "Quantity": r["Quantity"], "Unit": r["Unit"],
+                   "Cost": f"{r['CostUsd']:.6f}" if r["CostUsd"] is not None else "not tracked"}
+                  for r in report["Rows"]]))
+    print("\ntotals  " + "  ".join(f"{k} {v:.6f}" for k, v in report["Totals"].items())
+          + f"  = {report['Total']:.6f} USD")
+    for note in report["NotTracked"]:
+        print(f"not tracked: {note}")
+    return 0
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -159,6 +259,27 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("--force", action="store_true", help="even while a server is running")
     down.add_argument("--json", action="store_true")
     down.set_defaults(func=cmd_down)
+
+    net = sub.add_parser("net", help="a VPC on the host: namespace, bridges, ports, routes, annotated iptables")
+    common(net)
+    net.add_argument("vpc_id", metavar="VPC-ID")
+    net.add_argument("--json", action="store_true")
+    net.set_defaults(func=cmd_net)
+
+    logs = sub.add_parser("logs", help="a Lambda function's log events, like `aws logs tail`")
+    common(logs)
+    logs.add_argument("function", metavar="FUNCTION", help="function name, or a log group name starting with /")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events (Ctrl-C stops)")
+    logs.add_argument("--since", help="only events newer than this (10m, 2h, 1d)")
+    logs.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    logs.set_defaults(func=cmd_logs)
+
+    bill = sub.add_parser("bill", help="what the resources would cost on AWS, per resource and per day")
+    common(bill)
+    bill.add_argument("--months", type=int, default=12, help="months of the Lambda ledger to read")
+    bill.add_argument("--json", action="store_true")
+    bill.set_defaults(func=cmd_bill)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -109,3 +110,194 @@ def down(settings: Settings, *, purge: bool = False, everything: bool = False) -
         shutil.rmtree(settings.data_dir)
         removed.append(str(settings.data_dir))
     return removed
+
+
+# ------------------------------------------------------------------------------------------- net
+
+def _ip_json(namespace: str, *args: str) -> list[dict]:
+    """`ip -j -n NS ...` as parsed JSON ([] when the namespace or the tool is missing)."""
+    try:
+        reply = subprocess.run(["ip", "-j", "-n", namespace, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if reply.returncode != 0 or not reply.stdout.strip():
+        return []
+    return json.loads(reply.stdout)
+
+
+def annotate_ruleset(text: str) -> list[dict]:
+    """Each rule of an iptables-restore document with its table, chain and the AWS rule its comment names."""
+    rows, table = [], ""
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith("-A "):
+            aws = line.split('--comment "', 1)[1].split('"', 1)[0] if '--comment "' in line else ""
+            rows.append({"table": table, "chain": line.split()[1], "rule": line, "aws": aws})
+    return rows
+
+
+def net(settings: Settings, vpc_id: str) -> dict:
+    """What one VPC is on the host: its namespace, bridges, ports, route tables, policy rules and the
+    iptables ruleset, rendered by the realiser's own renderer from the same records the realiser reads, next
+    to what the kernel holds now. Raises `NotFound` for an unknown VPC."""
+    from runtime.control import vpc_net
+    from runtime.errors import NotFound
+    from runtime.host.net import iptables, links, naming, netns
+
+    if not settings.db_path.exists():
+        raise NotFound(f"no Terrarium database in {settings.data_dir}")
+    with SqliteStore(settings.db_path) as store:
+        model = vpc_net.render(store, store.get(vpc_net.VPC, vpc_id))
+        public_of = {e.id: e.spec.get("PublicIp") for s in store.list(vpc_net.SUBNET, parent=vpc_id)
+                     for e in store.list(vpc_net.NETWORK_INTERFACE, parent=s.id)}
+    namespace = naming.vpc_netns(vpc_id)
+    present = netns.exists(namespace)
+    ruleset = iptables.render_ruleset(model)
+    kernel_links = {link["ifname"]: link for link in _ip_json(namespace, "link")} if present else {}
+    applied = iptables.applied_digest(naming.netns_path(namespace)) if present else ""
+    return {
+        "VpcId": vpc_id, "CidrBlock": model.cidr, "Namespace": namespace, "NamespacePresent": present,
+        "InternetGateway": {"Attached": model.igw_attached, "Link": naming.IGW_LINK,
+                            "Uplink": f"{naming.uplink(vpc_id)} (in {naming.INTERNET_NETNS})"},
+        "Bridges": [{"SubnetId": s.subnet_id, "Bridge": naming.bridge(s.subnet_id), "CidrBlock": s.cidr,
+                     "Gateway": s.gateway, "RouteTableId": s.route_table_id, "NetworkAclId": s.network_acl_id,
+                     "Kernel": kernel_links.get(naming.bridge(s.subnet_id), {}).get("operstate", "absent")}
+                    for s in model.subnets],
+        "Ports": [{"NetworkInterfaceId": e.eni_id, "Link": naming.eni_link(e.eni_id),
+                   "Bridge": naming.bridge(e.subnet_id), "PrivateIp": e.private_ip,
+                   "PublicIp": public_of.get(e.eni_id), "SecurityGroups": list(e.security_group_ids),
+                   "Kernel": kernel_links.get(naming.eni_link(e.eni_id), {}).get("operstate", "absent")}
+                  for e in model.enis],
+        "RouteTables": [{"RouteTableId": t.route_table_id, "KernelTable": naming.route_table_number(t.route_table_id),
+                         "Routes": [{"Destination": model.cidr, "Target": "local"}]
+                         + [{"Destination": r.destination,
+                             "Target": r.target if model.igw_attached or r.target != "igw" else "blackhole"}
+                            for r in t.routes]}
+                        for t in model.route_tables],
+        "PolicyRules": [{"Priority": links.RULE_PRIO_LOCAL, "Selector": f"to {model.cidr}", "Table": "main",
+                         "Why": "the VPC's local route wins"}]
+                       + [{"Priority": links.RULE_PRIO_SUBNET, "Selector": f"from {s.cidr}",
+                           "Table": naming.route_table_number(s.route_table_id),
+                           "Why": f"{s.subnet_id} is associated with {s.route_table_id}"} for s in model.subnets],
+        "KernelRules": _ip_json(namespace, "rule") if present else [],
+        "KernelRoutes": _ip_json(namespace, "route", "show", "table", "all") if present else [],
+        "Ruleset": {"Text": ruleset, "Rules": annotate_ruleset(ruleset),
+                    "Digest": iptables.digest_of(ruleset), "AppliedDigest": applied,
+                    "InSync": present and applied == iptables.digest_of(ruleset)},
+    }
+
+
+# ------------------------------------------------------------------------------------------- logs
+
+def log_group_of(function: str) -> str:
+    """A Lambda function's log group; a name starting with "/" is taken as a log group already."""
+    return function if function.startswith("/") else f"/aws/lambda/{function}"
+
+
+def log_events(settings: Settings, group: str, *, since_ms: int | None = None, after_seq: int = 0,
+               limit: int = 10000) -> list[dict]:
+    """Events of a log group of this Terrarium's account, oldest first, each with its sequence number so
+    that a follower asks only for what is newer. Raises `NotFound` when the group does not exist."""
+    from runtime.errors import NotFound
+    from runtime.services.logs.provider import GROUP
+
+    if not settings.db_path.exists() or not (settings.data_dir / accounts.ACCOUNT_FILE).exists():
+        raise NotFound(f"no Terrarium database in {settings.data_dir}")
+    account = accounts.load_or_create(settings.data_dir).account_id
+    with SqliteStore(settings.db_path) as store:
+        if store.find(GROUP, account, group) is None:
+            raise NotFound(f"log group {group} does not exist")
+        events = store.read_log_events(account, group, start=since_ms, after_seq=after_seq, limit=limit)
+    return [{"seq": e.seq, "timestamp": e.timestamp, "logStreamName": e.log_stream, "message": e.message}
+            for e in events]
+
+
+# ------------------------------------------------------------------------------------------- bill
+
+def _day(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+def _split_by_day(start: float, end: float) -> dict[str, float]:
+    """Seconds of [start, end) per UTC day."""
+    out: dict[str, float] = {}
+    while start < end:
+        midnight = (int(start // 86400) + 1) * 86400
+        out[_day(start)] = out.get(_day(start), 0.0) + min(end, midnight) - start
+        start = min(end, midnight)
+    return out
+
+
+def _month_back(month: str, n: int) -> str:
+    year, mon = map(int, month.split("-"))
+    index = year * 12 + mon - 1 - n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _ec2_rows(store, now: float) -> list[dict]:
+    from runtime.control.instances import BILLING_MINIMUM_S
+    from runtime.services.ec2.instance_types import TYPES
+
+    rows = []
+    for record in store.list("ec2.instance"):
+        kind = record.spec.get("InstanceType", "")
+        price = TYPES[kind].hourly_usd if kind in TYPES else None
+        since = record.status.get("RunningSince")
+        closed = float(record.status.get("BilledSeconds", 0.0))
+        per_day = _split_by_day(since, now) if since else {}
+        if since and now - since < BILLING_MINIMUM_S:  # the 60 s minimum of a run period, booked on its first day
+            per_day = {_day(since): float(BILLING_MINIMUM_S)}
+        if closed:
+            day = _day(since if since else record.updated)
+            per_day[day] = per_day.get(day, 0.0) + closed
+        for day, seconds in sorted(per_day.items()):
+            rows.append({"Day": day, "Service": "ec2", "Resource": record.id, "Detail": kind,
+                         "Quantity": round(seconds, 3), "Unit": "instance-seconds",
+                         "CostUsd": round(seconds / 3600 * price, 6) if price is not None else None})
+    return rows
+
+
+def _lambda_rows(store, account: str, now: float, months: int) -> list[dict]:
+    from runtime.services.lambda_ import billing
+
+    rows = []
+    current = billing.month_of(now)
+    for back in range(months - 1, -1, -1):
+        month = _month_back(current, back)
+        for function, row in sorted(billing.usage(store, month).get(account, {}).items()):
+            rows.append({"Day": month, "Service": "lambda", "Resource": function, "Detail": "requests",
+                         "Quantity": row["requests"], "Unit": "requests",
+                         "CostUsd": round(row["requests"] * billing.PRICE_PER_REQUEST, 6)})
+            rows.append({"Day": month, "Service": "lambda", "Resource": function, "Detail": "compute",
+                         "Quantity": row["gb_seconds"], "Unit": "GB-seconds",
+                         "CostUsd": round(row["cost_usd"] - row["requests"] * billing.PRICE_PER_REQUEST, 6)})
+    return rows
+
+
+def bill(settings: Settings, *, months: int = 12, now: float | None = None) -> dict:
+    """What this Terrarium's resources would cost on AWS (us-east-1 list prices), per resource and per day.
+
+    EC2: billed instance seconds (60 s minimum per run period) x the type's hourly price; the open run period
+    is split exactly by UTC day, closed periods are booked on the day the last one ended (the instance record
+    keeps their sum, not their dates). Lambda: requests and GB-seconds from its ledger, which keeps months, so
+    Lambda rows carry a month. S3 storage: not tracked (the store does not record object sizes)."""
+    now = time.time() if now is None else now
+    rows: list[dict] = []
+    if settings.db_path.exists() and (settings.data_dir / accounts.ACCOUNT_FILE).exists():
+        account = accounts.load_or_create(settings.data_dir).account_id
+        with SqliteStore(settings.db_path) as store:
+            rows += _ec2_rows(store, now)
+            rows += _lambda_rows(store, account, now, months)
+            buckets = [r.id for r in store.list("s3.bucket", account)]
+    else:
+        buckets = []
+    rows += [{"Day": None, "Service": "s3", "Resource": name, "Detail": "storage", "Quantity": None,
+              "Unit": "GB-month", "CostUsd": None} for name in buckets]
+    totals: dict[str, float] = {}
+    for row in rows:
+        if row["CostUsd"] is not None:
+            totals[row["Service"]] = round(totals.get(row["Service"], 0.0) + row["CostUsd"], 6)
+    return {"Currency": "USD", "GeneratedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            "Rows": rows, "Totals": totals, "Total": round(sum(totals.values()), 6),
+            "NotTracked": ["s3 storage: Terrarium does not record object sizes"]}
