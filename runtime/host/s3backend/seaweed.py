@@ -151,6 +151,8 @@ class SeaweedSupervisor:
             probe = asyncio.create_task(self._probe_until_healthy())
             await self.process.wait()
             probe.cancel()
+            if self._healthy.is_set():  # it had been serving: restart promptly, back off only on crash loops
+                delay = 0.5
             self._healthy.clear()
             if self._stopping:
                 return
@@ -162,13 +164,24 @@ class SeaweedSupervisor:
                 await self._spawn()
 
     async def _probe_until_healthy(self) -> None:
-        """Healthy means objects can be written and old ones read: `/healthz` answers before the volume
-        server has reported its volumes, when reading an existing object still fails."""
+        """Healthy means the master knows every volume on disk and an object can be read and written:
+        `/healthz` answers before the volume server has reported its volumes, when reads still fail."""
+        expected = len(list((self.directory / "data").glob("*.dat")))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while not await self._probe(session):
+            while not (await self._volumes_known(session, expected) and await self._probe(session)):
                 await asyncio.sleep(0.1)
         self._healthy.set()
         LOG.info("S3 backend healthy")
+
+    async def _volumes_known(self, session: aiohttp.ClientSession, expected: int) -> bool:
+        try:
+            async with session.get(f"http://127.0.0.1:{self.ports['master']}/vol/status") as reply:
+                status = await reply.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+        racks = ((status.get("Volumes") or {}).get("DataCenters") or {}).values()
+        known = sum(len(volumes or []) for rack in racks for nodes in rack.values() for volumes in nodes.values())
+        return known >= expected
 
     async def _probe(self, session: aiohttp.ClientSession) -> bool:
         written = self.directory / "probe.written"
@@ -180,8 +193,8 @@ class SeaweedSupervisor:
             for method, key, ok in steps:
                 path = object_path(HEALTH_BUCKET, key)
                 headers = sign(self.endpoint, method, path, "", datetime.now(timezone.utc))
-                async with session.request(method, self.endpoint.url + path, headers=headers,
-                                           data=b"" if method == "PUT" else None) as reply:
+                body = (b"ok" if key else b"") if method == "PUT" else None  # non-empty: lands in a volume
+                async with session.request(method, self.endpoint.url + path, headers=headers, data=body) as reply:
                     await reply.read()
                     if reply.status not in ok:
                         return False
