@@ -20,6 +20,8 @@ from runtime.iam.authorizer import PolicyAuthorizer
 from runtime.iam.credentials import CredentialResolver, SessionIssuer, offset_clock
 from runtime.control import docker_events, image_catalog
 from runtime.control.instances import InstanceRealiser
+from runtime.control.images import ImageRealiser
+from runtime.control.volumes import VolumeRealiser
 from runtime.control.reconciler import Reconciler
 from runtime.control.vpc_net import VpcNetRealiser
 from runtime.errors import TerrariumError
@@ -28,6 +30,8 @@ from runtime.host.net import realise
 from runtime.host.imds.server import ImdsServer
 from runtime.services.ec2.metadata import InstanceMetadataSource
 from runtime.services.ec2.images import ImagesProvider
+from runtime.services.ec2.ami_builds import AmiBuildsProvider
+from runtime.services.ec2.volumes import VolumesProvider
 from runtime.services.ec2.instance_types import InstanceTypesProvider
 from runtime.services.ec2.instances import InstancesProvider
 from runtime.services.ec2.keypairs import KeyPairsProvider
@@ -54,6 +58,7 @@ from runtime.services.s3.access import S3Access
 from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.objects import ObjectsProvider
 from runtime.services.s3.lifecycle import LifecycleRunner, lifecycle_interval
+from runtime.services.s3.post import PostObjectHandler
 from runtime.services.s3.website import WebsiteServer
 from runtime.state import SqliteStore, Store
 
@@ -85,6 +90,8 @@ def build_dispatcher(settings: Settings, store: Store,
     dispatcher.register("ec2", RegionsProvider(settings.region, settings.zones))
     dispatcher.register("ec2", KeyPairsProvider(store))
     dispatcher.register("ec2", ImagesProvider(store))
+    dispatcher.register("ec2", AmiBuildsProvider(store))
+    dispatcher.register("ec2", VolumesProvider(store, settings.zones))
     dispatcher.register("ec2", InstanceTypesProvider())
     dispatcher.register("ec2", InstancesProvider(store, settings.zones, read_console))
     dispatcher.register("logs", LogsProvider(store))
@@ -142,7 +149,8 @@ async def _reconciler_ctx(app: web.Application):
     imds = ImdsServer(InstanceMetadataSource(store, settings.region))
     await imds.start()
     owner = app[ACCOUNT].account_id
-    reconciler = Reconciler(store, [VpcNetRealiser(imds), InstanceRealiser(owner)])
+    reconciler = Reconciler(store, [VpcNetRealiser(imds), InstanceRealiser(owner),
+                                   ImageRealiser(owner), VolumeRealiser(settings.data_dir)])
     app[RECONCILER] = reconciler
     tasks = [asyncio.create_task(reconciler.run()), asyncio.create_task(docker_events.follow(reconciler, owner))]
     yield
@@ -225,6 +233,8 @@ async def _s3_ctx(app: web.Application):
         gateway.authorize.register_resource_policies("s3", access.bucket_policy)
         gateway.authorize = access
         gateway.website = WebsiteServer(store, backend, access, gateway.dispatcher.get("s3", "GetObject"))
+        gateway.s3_post = PostObjectHandler(store, backend, gateway.credentials, access,
+                                            gateway.dispatcher.get("s3", "PutObject"), app[SETTINGS].data_dir / "tmp")
         lifecycle = asyncio.create_task(LifecycleRunner(store, backend).run_forever(lifecycle_interval()))
         yield
         lifecycle.cancel()

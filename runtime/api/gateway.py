@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from typing import Awaitable, Callable, Protocol as TypingProtocol
 
 from aiohttp import web
@@ -59,6 +59,7 @@ class Denial:
 
 Authorizer = Callable[[RequestContext, BoundOperation, dict], Awaitable[Denial | None]]
 WebsiteHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
+PostHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
 
 
 async def allow_all(ctx: RequestContext, op: BoundOperation, params: dict) -> Denial | None:
@@ -74,6 +75,7 @@ class Gateway:
         self.authorize = authorize
         self.clock = clock
         self.website: WebsiteHandler | None = None  # S3 website endpoints, when S3 is installed
+        self.s3_post: PostHandler | None = None      # S3 browser-form uploads (POST policy)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         head = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
@@ -109,15 +111,19 @@ class Gateway:
         request_id = secrets.token_hex(8).upper()
         http = s3_path_style(signed)
         try:
+            if request.headers.get("Authorization", "").startswith("AWS "):
+                raise AwsError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                                                 "Please use AWS4-HMAC-SHA256.", 400)
             if auth_error is not None:
                 if "X-Amz-Credential" in request.query:
                     raise AwsError("AuthorizationQueryParametersError", auth_error.message, 400)
                 raise auth_error
-            if request.headers.get("Authorization", "").startswith("AWS "):
-                raise AwsError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
-                                                 "Please use AWS4-HMAC-SHA256.", 400)
             if signature is not None and not signature.presigned and "x-amz-content-sha256" not in request.headers:
                 raise AwsError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
+            bucket_only = http.path.strip("/")
+            if (self.s3_post is not None and request.method == "POST" and bucket_only and "/" not in bucket_only
+                    and request.content_type == "multipart/form-data" and signature is None):
+                return await self.s3_post(request, unquote(bucket_only), request_id)
             operation = s3_operation(model, protocol.operation_for(model, http), http)
             bound = self.dispatcher.get("s3", operation.name)
             streaming = bound is not None and getattr(bound.handler, STREAMING, False)

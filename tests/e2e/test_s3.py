@@ -272,3 +272,36 @@ def test_notification_configuration_validated(server, s3, bucket):
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:Nope"]}]})
     assert code_of(caught.value) == "InvalidArgument"
+
+
+def multipart_form(fields: dict, filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = "----terrarium" + hashlib.md5(content).hexdigest()
+    out = b""
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
+def test_presigned_post(server, bucket, signature_version):
+    s3 = server.client("s3", config=Config(signature_version=signature_version, retries={"max_attempts": 1}))
+    post = s3.generate_presigned_post(bucket, "uploads/${filename}", Fields={"success_action_status": "201"},
+                                      Conditions=[["starts-with", "$key", "uploads/"], {"success_action_status": "201"},
+                                                  ["content-length-range", 1, 1000]], ExpiresIn=60)
+    body, content_type = multipart_form(post["fields"], "hello.txt", b"posted!")
+    status, _, reply = raw("POST", post["url"], body=body, headers={"Content-Type": content_type})
+    assert status == 201 and b"<Key>uploads/hello.txt</Key>" in reply
+    assert server.client("s3").get_object(Bucket=bucket, Key="uploads/hello.txt")["Body"].read() == b"posted!"
+    too_big, content_type = multipart_form(post["fields"], "big.txt", b"x" * 2000)
+    status, _, reply = raw("POST", post["url"], body=too_big, headers={"Content-Type": content_type})
+    assert (status, error_code(reply)) == (400, "EntityTooLarge")
+    forged = dict(post["fields"], key="elsewhere/${filename}")
+    body, content_type = multipart_form(forged, "x.txt", b"x")
+    status, _, reply = raw("POST", post["url"], body=body, headers={"Content-Type": content_type})
+    assert (status, error_code(reply)) == (403, "AccessDenied")
+    tampered = dict(post["fields"], **{"x-amz-signature" if signature_version == "s3v4" else "signature": "0" * 64})
+    body, content_type = multipart_form(tampered, "x.txt", b"x")
+    status, _, reply = raw("POST", post["url"], body=body, headers={"Content-Type": content_type})
+    assert (status, error_code(reply)) == (403, "SignatureDoesNotMatch")
