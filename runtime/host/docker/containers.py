@@ -181,3 +181,15 @@ def watch(owner: str, on_event: Callable[[str, str], None], stopped: threading.E
     except Exception:
         if not stopped.is_set():
             raise
+
+
+def commit(instance_id: str, reference: str, labels: dict[str, str]) -> str:
+    """Commit the instance's filesystem as image `reference` (repo:tag) carrying `labels`; returns the image
+    id. The container is paused for the commit, so the image is a consistent point in time."""
+    client = _client()
+    repository, _, tag = reference.rpartition(":")
+    changes = ["LABEL " + " ".join(f'{k}="{v}"' for k, v in labels.items())]
+    with docker_errors(f"committing {instance_id}"):
+        result = client.api.commit(container_name(instance_id), repository=repository, tag=tag,
+                                   changes=changes, pause=True)
+    return result["Id"]

@@ -70,7 +70,8 @@ class ImagesProvider:
                 raise AwsError("InvalidAMIID.NotFound",
                                f"The image id '[{', '.join(sorted(missing))}]' does not exist")
         else:
-            records = [r for r in records if r.status.get("State") == "available"]
+            records = [r for r in records if r.status.get("State") == "available"
+                       or (r.account == ctx.account and r.status.get("State") in ("pending", "failed"))]
         if owners:
             def owned(r: Record) -> bool:
                 owner = r.spec.get("OwnerId", r.account)
