@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from runtime.host import block
 from runtime.host.docker import containers
+from tests.server import start_server
 
 pytestmark = pytest.mark.host
 
@@ -152,3 +153,47 @@ def test_volume_moves_between_instances_and_snapshots(server, debian, cleanup):
     in_use = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [second]}])["Volumes"]
     assert [v["VolumeId"] for v in in_use] == [volume_id]
     assert in_use[0]["Tags"] == [{"Key": "Name", "Value": "data"}]
+
+
+def test_attached_volume_survives_a_server_restart_and_lost_loop_devices(tmp_path):
+    """The server stops (instance and container stay), the host loses its loop devices (as a host reboot would);
+    the restarted server sets the loop device up again and the instance reads what it wrote before."""
+    data = tmp_path / "data"
+    server = start_server(data, log_path=tmp_path / "first.log")
+    volumes = block.store_dir(data)
+    instance_id = volume_id = None
+    try:
+        ec2 = server.client("ec2")
+        image = max(ec2.describe_images(Filters=[{"Name": "name", "Values": ["debian-12-*"]}])["Images"],
+                    key=lambda i: i["CreationDate"])["ImageId"]
+        instance_id = ec2.run_instances(ImageId=image, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                                        Placement={"AvailabilityZone": "us-east-1a"})["Instances"][0]["InstanceId"]
+        volume_id = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+        wait_running(ec2, instance_id)
+        ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
+        attachment(ec2, volume_id)
+        sh(instance_id, "echo before-restart > /tmp/p && debugfs -w -R 'write /tmp/p kept.txt' /dev/sdf")
+        server.stop(clean_host=False)
+        block.remove_loop(block.file_for(data, volume_id))
+        assert not block.loops_under(volumes)
+
+        server = start_server(data, log_path=tmp_path / "second.log")
+        ec2 = server.client("ec2")
+        deadline = time.monotonic() + 60
+        while not block.loops_under(volumes) or containers.exec_run(instance_id, ["test", "-b", "/dev/sdf"])[0]:
+            assert time.monotonic() < deadline, "the volume was not attached again after the restart"
+            time.sleep(0.5)
+        assert sh(instance_id, "debugfs -R 'cat kept.txt' /dev/sdf 2>/dev/null").strip() == "before-restart"
+        assert ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"] == "in-use"
+        ec2.terminate_instances(InstanceIds=[instance_id])
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+        ec2.delete_volume(VolumeId=volume_id)
+        deadline = time.monotonic() + 30
+        while block.loops_under(volumes) or block.file_for(data, volume_id).exists():
+            assert time.monotonic() < deadline, "the volume's loop device or file was left behind"
+            time.sleep(0.5)
+    finally:
+        server.stop()
+        for path in block.loops_under(volumes):
+            block.remove_loop(path)
