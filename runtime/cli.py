@@ -6,6 +6,7 @@ import argparse
 import configparser
 import json
 import logging
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -141,7 +142,8 @@ def cmd_net(args: argparse.Namespace) -> int:
         if rule["table"] != table:
             table = rule["table"]
             print(f"*{table}")
-        print(f"  {rule['rule']}" if not rule["aws"] else f"  {rule['rule']}\n      ^ {rule['aws']}")
+        shown = rule["rule"].replace(f' -m comment --comment "{rule["aws"]}"', "")
+        print(f"  {shown}" if not rule["aws"] else f"  {shown}\n      ^ AWS: {rule['aws']}")
     return 0
 
 
@@ -282,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     bill.set_defaults(func=cmd_bill)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `terrarium net ... | head`: the reader has gone, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

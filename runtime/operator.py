@@ -45,12 +45,19 @@ def status(settings: Settings) -> dict:
 def instances(settings: Settings) -> list[dict]:
     if not settings.db_path.exists():
         return []
+    from runtime.host.docker.containers import container_name
+    from runtime.services.ec2.placement import public_ip
+
+    rows = []
     with SqliteStore(settings.db_path) as store:
-        records = store.list("ec2.instance")
-    return [{"InstanceId": r.id, "State": r.status.get("State"), "Type": r.spec.get("InstanceType"),
-             "PrivateIp": r.spec.get("PrivateIpAddress"), "PublicIp": r.status.get("PublicIp"),
-             "Eni": (r.spec.get("Placement") or {}).get("NetworkInterfaceId"),
-             "Container": f"tr-i-{r.id}"} for r in records]
+        for r in store.list("ec2.instance"):
+            eni = (r.spec.get("Placement") or {}).get("NetworkInterfaceId")
+            rows.append({"InstanceId": r.id, "State": r.status.get("State"), "Type": r.spec.get("InstanceType"),
+                         "PrivateIp": r.spec.get("PrivateIpAddress"),
+                         "PublicIp": public_ip(store, eni) if eni and r.status.get("State") not in (
+                             "stopped", "terminated") else None,
+                         "Eni": eni, "Container": container_name(r.id)})
+    return rows
 
 
 def doctor() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import time
 import zipfile
 
@@ -93,6 +94,12 @@ def test_ec2_instance_seconds_times_the_type_price(server):
             assert row["CostUsd"] == pytest.approx(row["Quantity"] / 3600 * TYPES["t3.micro"].hourly_usd, abs=1e-6)
         report = bill(server)
         assert report["Totals"]["ec2"] >= sum(r["CostUsd"] for r in rows)
+        described = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+        listed = next(r for r in json.loads(terrarium(server, "ps", "--json").stdout) if r["InstanceId"] == instance)
+        assert listed["PublicIp"] == described.get("PublicIpAddress")
+        assert listed["Eni"] == described["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        assert listed["Container"] in subprocess.run(["docker", "ps", "--format", "{{.Names}}"],
+                                                     capture_output=True, text=True).stdout
     finally:
         ec2.terminate_instances(InstanceIds=[instance])
         until(lambda: ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]

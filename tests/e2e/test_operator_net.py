@@ -87,7 +87,7 @@ def test_net_table_annotates_each_rule(server, lab_vpc):
     assert result.returncode == 0
     assert "in sync with the kernel" in result.stdout
     lines = result.stdout.splitlines()
-    deny = next(i for i, line in enumerate(lines) if "^ NACL ingress rule 90 deny" in line)
+    deny = next(i for i, line in enumerate(lines) if "^ AWS: NACL ingress rule 90 deny" in line)
     assert "--dport 8080" in lines[deny - 1] and "-j DROP" in lines[deny - 1]
 
 
