@@ -5,7 +5,8 @@ Targets are volume ids (`vol-…`) and snapshot ids (`snap-…`). Converging a v
 the file and the device node in the instance's container whenever that container runs (a start gives the
 container a fresh /dev, so a change to the instance re-converges its volumes); when the attachment goes,
 remove the node and the loop device and report `Attached: None`. An instance that is terminated releases its
-volumes (they become `available`, as EBS data volumes do). A volume or snapshot whose record is gone has its
+volumes (they become `available`, as EBS data volumes do) and its root volume record goes with it (the root
+volume is the container's filesystem: it has no file here). A volume or snapshot whose record is gone has its
 file removed. Converging a snapshot copies the volume's file (`cp --sparse=always`) and reports `completed`.
 
 At start, garbage collection detaches loop devices over this data dir's files that no attachment wants and
@@ -85,6 +86,10 @@ class VolumeRealiser:
             block.remove_loop(path)
             block.remove_file(path)
             return
+        if record.spec.get("Root"):
+            if not self._instance_alive(store, record.spec["Attachment"]["InstanceId"]):
+                store.delete(VOLUME, volume_id)
+            return
         if not record.status.get("Created"):
             source = block.file_for(self.data_dir, record.spec["SnapshotId"]) if record.spec.get("SnapshotId") \
                 else None
@@ -141,6 +146,10 @@ class VolumeRealiser:
         if record.status.get("State") in ("completed", "error"):
             return
         source = block.file_for(self.data_dir, record.spec["VolumeId"])
+        if record.spec.get("RootVolume"):
+            store.update_status(SNAPSHOT, snapshot_id, {
+                "State": "error", "StateMessage": "Snapshots of root volumes are not supported yet (issue 6)"})
+            return
         if not source.exists():
             store.update_status(SNAPSHOT, snapshot_id, {"State": "error",
                                                         "StateMessage": "The source volume no longer exists"})

@@ -56,7 +56,8 @@ def test_image_of_a_configured_instance_launches_with_the_change(server, debian,
     code, _ = containers.exec_run(first["InstanceId"], ["sh", "-c", "echo configured > /etc/terrarium-marker"])
     assert code == 0
 
-    assert code_of(lambda: ec2.create_image(InstanceId=first["InstanceId"], Name="bad*name")) == "InvalidAMIName.Malformed"
+    assert code_of(lambda: ec2.create_image(InstanceId=first["InstanceId"],
+                                            Name="bad*name")) == "InvalidAMIName.Malformed"
     assert code_of(lambda: ec2.create_image(InstanceId="i-00000000000000000",
                                             Name="web-server")) == "InvalidInstanceID.NotFound"
     image_id = ec2.create_image(InstanceId=first["InstanceId"], Name="web-server (v1)",

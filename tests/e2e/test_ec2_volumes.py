@@ -150,9 +150,24 @@ def test_volume_moves_between_instances_and_snapshots(server, debian, cleanup):
     attachment(ec2, restored["VolumeId"])
     assert sh(first, "debugfs -R 'cat hello.txt' /dev/sdg 2>/dev/null").strip() == "written-in-first"
 
-    in_use = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [second]}])["Volumes"]
-    assert [v["VolumeId"] for v in in_use] == [volume_id]
-    assert in_use[0]["Tags"] == [{"Key": "Name", "Value": "data"}]
+    on_second = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [second]}])["Volumes"]
+    by_device = {v["Attachments"][0]["Device"]: v for v in on_second}
+    assert set(by_device) == {"/dev/xvda", "/dev/sdh"}
+    assert by_device["/dev/sdh"]["VolumeId"] == volume_id
+    assert by_device["/dev/sdh"]["Tags"] == [{"Key": "Name", "Value": "data"}]
+    root = by_device["/dev/xvda"]
+    assert root["State"] == "in-use" and root["Attachments"][0]["DeleteOnTermination"] is True
+    described = ec2.describe_instances(InstanceIds=[second])["Reservations"][0]["Instances"][0]
+    assert described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root["VolumeId"]
+    assert code_of(lambda: ec2.detach_volume(VolumeId=root["VolumeId"])) == "IncorrectState"
+    assert code_of(lambda: ec2.delete_volume(VolumeId=root["VolumeId"])) == "VolumeInUse"
+
+    ec2.terminate_instances(InstanceIds=[second])
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+    deadline = time.monotonic() + 30
+    while ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [root["VolumeId"]]}])["Volumes"]:
+        assert time.monotonic() < deadline, "the root volume outlived its instance"
+        time.sleep(0.5)
 
 
 def test_attached_volume_survives_a_server_restart_and_lost_loop_devices(tmp_path):

@@ -72,7 +72,8 @@ class AmiBuildsProvider:
         return {"ImageId": image_id}
 
     @operation("CopyImage", resources=lambda ctx, p: [
-        arns.image_arn(ctx.region, "*"), arns.image_arn(p.get("SourceRegion", ctx.region), p.get("SourceImageId", "*"))])
+        arns.image_arn(ctx.region, "*"),
+        arns.image_arn(p.get("SourceRegion", ctx.region), p.get("SourceImageId", "*"))])
     def copy_image(self, ctx: RequestContext, params: dict) -> dict:
         if params["SourceRegion"] != ctx.region:
             raise AwsError("InvalidRegion", f"Source region {params['SourceRegion']} is not reachable from "

@@ -25,6 +25,7 @@ from runtime.services.ec2.images import find_image
 from runtime.services.ec2.instance_shapes import reservation_shape
 from runtime.services.ec2.instance_types import instance_type
 from runtime.services.ec2.tagging import tags_from_specifications
+from runtime.services.ec2.volumes import create_root_volume
 from runtime.state import Record, Store
 
 ConsoleReader = Callable[[str], Awaitable[bytes]]
@@ -167,13 +168,15 @@ class InstancesProvider:
                         break
                     raise
                 profile = launch["profile"]
+                root_volume = create_root_volume(self.store, ctx.account, instance_id, net.zone, now)
                 spec = {
                     "ImageId": launch["image"].id, "DockerImage": launch["image"].spec["DockerImage"],
                     "InstanceType": launch["type"].name, "KeyName": params.get("KeyName"),
                     "Resources": {"Vcpus": launch["type"].vcpus, "MemoryMiB": launch["type"].memory_mib},
                     "VpcId": net.vpc_id, "PrivateIpAddress": net.private_ip,
                     "UserData": launch["user_data"], "ReservationId": reservation, "AmiLaunchIndex": index,
-                    "LaunchTime": now, "ClientToken": token, "Placement": net.as_spec(),
+                    "LaunchTime": now, "ClientToken": token,
+                    "Placement": {**net.as_spec(), "RootVolumeId": root_volume},
                     "IamInstanceProfile": {"Arn": profile.spec.get("Arn"), "Id": profile.id,
                                            "Name": profile.name} if profile else None,
                     "DisableApiTermination": bool(params.get("DisableApiTermination")),

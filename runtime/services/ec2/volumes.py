@@ -36,6 +36,7 @@ SIZE_LIMITS = {"gp2": (1, 16384), "gp3": (1, 65536), "io1": (4, 16384), "io2": (
                "st1": (125, 16384), "sc1": (125, 16384), "standard": (1, 1024)}
 DEVICE_NAME = re.compile(r"/dev/(sd[b-z]|xvd[b-z]|sd[b-z][0-9]{1,2}|xvd[b-z][a-z]?)")
 ROOT_DEVICES = ("/dev/xvda", "/dev/sda1", "/dev/sda")
+ROOT_SIZE_GIB = 8
 
 
 def _stamp(now: float) -> float:
@@ -72,7 +73,7 @@ def _attachment_shape(record: Record) -> dict | None:
             "DeleteOnTermination": attachment.get("DeleteOnTermination", False)}
 
 
-def volume_shape(record: Record, region: str) -> dict:
+def volume_shape(record: Record) -> dict:
     spec = record.spec
     shape = {"VolumeId": record.id, "Size": spec["Size"], "SnapshotId": spec.get("SnapshotId") or "",
              "AvailabilityZone": spec["AvailabilityZone"], "State": volume_state(record),
@@ -132,6 +133,22 @@ def _page(items: list, params: dict) -> tuple[list, str | None]:
     return items[start:start + limit], (str(start + limit) if start + limit < len(items) else None)
 
 
+def create_root_volume(store: Store, account: str, instance_id: str, zone: str, launched: float) -> str:
+    """The instance's root volume as EBS shows it (DescribeVolumes, deleted with its instance). Its data is the
+    container's root filesystem, not a file, so the realiser only deletes it when the instance terminates.
+    Call inside RunInstances' transaction; returns the volume id for `Placement.RootVolumeId`."""
+    volume_id = ids.new_id("volume")
+    attachment = {"InstanceId": instance_id, "Device": ROOT_DEVICES[0], "AttachTime": _stamp(launched),
+                  "DeleteOnTermination": True, "Wanted": True}
+    store.put(VOLUME, volume_id, account, {
+        "Size": ROOT_SIZE_GIB, "VolumeType": "gp3", "AvailabilityZone": zone, "Iops": 3000, "Throughput": 125,
+        "SnapshotId": None, "Encrypted": False, "CreateTime": _stamp(launched), "Root": True,
+        "Attachment": attachment, "AttachedInstanceId": instance_id})
+    store.update_status(VOLUME, volume_id, {"Created": True, "Attached": {"InstanceId": instance_id,
+                                                                          "Device": ROOT_DEVICES[0]}})
+    return volume_id
+
+
 class VolumesProvider:
     def __init__(self, store: Store, zones: tuple[str, ...]) -> None:
         self.store = store
@@ -188,7 +205,7 @@ class VolumesProvider:
         volume_id = ids.new_id("volume")
         record = self.store.put(VOLUME, volume_id, ctx.account, spec,
                                 tags=tags_from_specifications(params, "volume"))
-        return volume_shape(record, ctx.region)
+        return volume_shape(record)
 
     @operation("DescribeVolumes", resources=lambda ctx, p: [
         arns.ec2_arn(ctx.region, ctx.account, "volume", v) for v in (p.get("VolumeIds") or ["*"])])
@@ -198,7 +215,9 @@ class VolumesProvider:
             records = [_lookup(self.store, ctx.account, VOLUME, v) for v in dict.fromkeys(wanted)]
         else:
             records = self.store.list(VOLUME, ctx.account)
-        attachment = lambda r: _attachment_shape(r) or {}  # noqa: E731
+
+        def attachment(r: Record) -> dict:
+            return _attachment_shape(r) or {}
         fields = {"volume-id": lambda r: r.id, "status": volume_state, "size": lambda r: r.spec["Size"],
                   "availability-zone": lambda r: r.spec["AvailabilityZone"],
                   "volume-type": lambda r: r.spec["VolumeType"], "snapshot-id": lambda r: r.spec.get("SnapshotId"),
@@ -210,7 +229,7 @@ class VolumesProvider:
                   "attachment.delete-on-termination": lambda r: attachment(r).get("DeleteOnTermination")}
         chosen = [r for r in records if matches_filters(r, params.get("Filters"), fields, tags=lambda r: r.tags)]
         page, token = _page(chosen, params)
-        result = {"Volumes": [volume_shape(r, ctx.region) for r in page]}
+        result = {"Volumes": [volume_shape(r) for r in page]}
         if token:
             result["NextToken"] = token
         return result
@@ -260,6 +279,9 @@ class VolumesProvider:
             attachment = volume.spec.get("Attachment") or {}
             if not attachment.get("Wanted"):
                 raise AwsError("IncorrectState", f"Volume '{volume.id}' is in the '{volume_state(volume)}' state.")
+            if volume.spec.get("Root"):
+                raise AwsError("IncorrectState", f"Unable to detach root volume '{volume.id}' from instance "
+                                                 f"'{attachment['InstanceId']}'")
             if params.get("InstanceId"):
                 _instance(self.store, ctx.account, params["InstanceId"])
             if (params.get("InstanceId") and params["InstanceId"] != attachment["InstanceId"]) or \
@@ -293,7 +315,8 @@ class VolumesProvider:
         if volume_state(volume) == "creating":
             raise AwsError("IncorrectState", f"The volume '{volume.id}' is not 'available' or 'in-use'.")
         spec = {"VolumeId": volume.id, "VolumeSize": volume.spec["Size"],
-                "Description": params.get("Description") or "", "StartTime": _stamp(time.time())}
+                "Description": params.get("Description") or "", "StartTime": _stamp(time.time()),
+                "RootVolume": bool(volume.spec.get("Root"))}
         snapshot_id = ids.new_id("snapshot")
         record = self.store.put(SNAPSHOT, snapshot_id, ctx.account, spec,
                                 tags=tags_from_specifications(params, "snapshot"))
