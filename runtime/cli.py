@@ -206,6 +206,19 @@ def cmd_bill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_host_access(args: argparse.Namespace) -> int:
+    """Let this machine reach instances' public IPs (off by default; the one change Terrarium makes to the
+    root namespace). The Vagrant VM turns it on so that the host's browser, routed to the VM, reaches them."""
+    from runtime.host.net import realise
+    if args.off:
+        realise.remove_host_access()
+        print("host access removed")
+        return 0
+    realise.ensure_host_access(args.cidrs)
+    print(f"this machine reaches {', '.join(args.cidrs)} through tr-host0 (as 198.51.100.1)")
+    return 0
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -282,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     bill.add_argument("--months", type=int, default=12, help="months of the Lambda ledger to read")
     bill.add_argument("--json", action="store_true")
     bill.set_defaults(func=cmd_bill)
+
+    access = sub.add_parser("host-access", help="let this machine reach instances' public IPs (opt-in)")
+    access.add_argument("cidrs", nargs="*", default=["198.51.100.0/24"], metavar="CIDR",
+                        help="public ranges to route into the region's internet (default 198.51.100.0/24)")
+    access.add_argument("--off", action="store_true", help="remove the veth and its routes")
+    access.set_defaults(func=cmd_host_access)
 
     args = parser.parse_args(argv)
     try:
