@@ -93,6 +93,9 @@ class VolumeRealiser:
         if not record.status.get("Created"):
             source = block.file_for(self.data_dir, record.spec["SnapshotId"]) if record.spec.get("SnapshotId") \
                 else None
+            if source is not None and not source.exists() and not path.exists():
+                store.update_status(VOLUME, volume_id, {"Error": f"snapshot {record.spec['SnapshotId']} is gone"})
+                return
             block.ensure_volume_file(path, record.spec["Size"], source)
             record = store.update_status(VOLUME, volume_id, {"Created": True})
         attachment = record.spec.get("Attachment") or {}

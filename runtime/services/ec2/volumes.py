@@ -8,6 +8,7 @@ in `status`: `Created` once the image file exists and `Attached` (`{InstanceId, 
 device is set up for the instance. The AWS states follow from the two:
 
     creating (no file yet) -> available -> in-use (attaching | attached | detaching) -> available
+    creating -> error (its snapshot was deleted before the volume was made)
 
 Deleting a volume or snapshot removes its record at once (AWS shows `deleting` only fleetingly); the realiser
 removes the file when it finds the record gone. Snapshots (`ec2.snapshot`) are `pending` until the realiser
@@ -44,6 +45,8 @@ def _stamp(now: float) -> float:
 
 
 def volume_state(record: Record) -> str:
+    if record.status.get("Error"):
+        return "error"
     if not record.status.get("Created"):
         return "creating"
     attachment = record.spec.get("Attachment") or {}
