@@ -9,6 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from runtime.errors import TerrariumError
 from runtime.host import block
 from runtime.host.docker import containers
 from tests.server import start_server
@@ -32,6 +33,14 @@ def sh(instance_id: str, script: str) -> str:
     code, out = containers.exec_run(instance_id, ["sh", "-c", script])
     assert code == 0, out
     return out.decode()
+
+
+def has_block_device(instance_id: str, device: str) -> bool:
+    """Whether `device` is a block device in the instance now (False while its container restarts)."""
+    try:
+        return containers.exec_run(instance_id, ["test", "-b", device])[0] == 0
+    except TerrariumError:
+        return False
 
 
 def attachment(ec2, volume_id: str) -> dict:
@@ -131,8 +140,16 @@ def test_volume_moves_between_instances_and_snapshots(server, debian, cleanup):
     ec2.start_instances(InstanceIds=[second])
     wait_running(ec2, second)
     deadline = time.monotonic() + 30
-    while containers.exec_run(second, ["test", "-b", "/dev/sdh"])[0] != 0:
+    while not has_block_device(second, "/dev/sdh"):
         assert time.monotonic() < deadline, "/dev/sdh did not appear after start"
+        time.sleep(0.5)
+    assert sh(second, "debugfs -R 'cat hello.txt' /dev/sdh 2>/dev/null").strip() == "written-in-first"
+    booted = containers.inspect(second).started_at
+    ec2.reboot_instances(InstanceIds=[second])
+    deadline = time.monotonic() + 30
+    while containers.inspect(second).started_at == booted or \
+            not has_block_device(second, "/dev/sdh"):
+        assert time.monotonic() < deadline, "/dev/sdh did not come back after a reboot"
         time.sleep(0.5)
     assert sh(second, "debugfs -R 'cat hello.txt' /dev/sdh 2>/dev/null").strip() == "written-in-first"
 
@@ -196,7 +213,7 @@ def test_attached_volume_survives_a_server_restart_and_lost_loop_devices(tmp_pat
         server = start_server(data, log_path=tmp_path / "second.log")
         ec2 = server.client("ec2")
         deadline = time.monotonic() + 60
-        while not block.loops_under(volumes) or containers.exec_run(instance_id, ["test", "-b", "/dev/sdf"])[0]:
+        while not block.loops_under(volumes) or not has_block_device(instance_id, "/dev/sdf"):
             assert time.monotonic() < deadline, "the volume was not attached again after the restart"
             time.sleep(0.5)
         assert sh(instance_id, "debugfs -R 'cat kept.txt' /dev/sdf 2>/dev/null").strip() == "before-restart"
