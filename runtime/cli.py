@@ -219,6 +219,35 @@ def cmd_host_access(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images(args: argparse.Namespace) -> int:
+    """AMIs and Lambda runtimes built from the recipes under images/ (runtime.host.docker.images does the work)."""
+    from dataclasses import asdict
+
+    from runtime.errors import TerrariumError
+    from runtime.host.docker import images
+    try:
+        if args.action == "list":
+            built = [asdict(b) for b in images.list_built()]
+            print(json.dumps(built, indent=2) if args.json else _table(
+                [{"Name": b["name"], "Kind": b["kind"], "Suite": b["suite"], "Tag": b["tag"],
+                  "Size": f"{b['size'] / 1e6:.0f} MB", "Created": b["created"][:19]} for b in built]))
+        elif args.action == "build":
+            started = time.monotonic()
+            built = images.build(args.name, progress=lambda line: print(line, file=sys.stderr, flush=True),
+                                 force=not args.missing)
+            print(json.dumps([asdict(b) for b in built], indent=2) if args.json else
+                  f"{len(built)} image(s) ready in {time.monotonic() - started:.1f} s")
+        else:
+            gone = images.prune(progress=lambda line: print(line, file=sys.stderr, flush=True),
+                                dry_run=args.dry_run)
+            print(json.dumps(gone, indent=2) if args.json else
+                  "\n".join(("would remove " if args.dry_run else "removed ") + g for g in gone) or "nothing to prune")
+    except (TerrariumError, KeyError) as exc:
+        print(f"terrarium images: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -301,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="public ranges to route into the region's internet (default 198.51.100.0/24)")
     access.add_argument("--off", action="store_true", help="remove the veth and its routes")
     access.set_defaults(func=cmd_host_access)
+
+    images = sub.add_parser("images", help="AMIs and Lambda runtimes: list, build (with progress), prune")
+    images.add_argument("action", choices=("list", "build", "prune"))
+    images.add_argument("name", nargs="?", help="build: one recipe (default all)")
+    images.add_argument("--missing", action="store_true", help="build: only recipes without a current image")
+    images.add_argument("--dry-run", action="store_true", help="prune: only say what would go")
+    images.add_argument("--json", action="store_true")
+    images.set_defaults(func=cmd_images)
 
     args = parser.parse_args(argv)
     try:
