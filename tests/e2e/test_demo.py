@@ -20,7 +20,7 @@ from tests.server import REPO, start_server
 
 pytestmark = pytest.mark.host
 
-CLIENT_IP = "203.0.113.10"
+CLIENT_IP = "203.0.113.20"  # not the EC2 suite's client address, so the two never share a route
 # Where this test's server listens for instances: its own address, not the default 198.51.100.2 that another
 # Terrarium on the host may hold (the demo is told through TERRARIUM_INSTANCE_ENDPOINT).
 INSTANCE_API = "198.51.100.7:4566"
