@@ -14,6 +14,7 @@ from aiohttp import web
 
 from runtime.api.dispatch import Dispatcher
 from runtime.api.gateway import Gateway
+from runtime import operations_table
 from runtime.config import Settings
 from runtime.iam import account as accounts
 from runtime.iam.authorizer import PolicyAuthorizer
@@ -247,7 +248,8 @@ def _new_web_app() -> web.Application:
 
 
 def install_routes(router: web.UrlDispatcher, app: web.Application) -> None:
-    """The routes of an endpoint serving `app`'s gateway: health, Lambda function URLs, every AWS service."""
+    """The routes of an endpoint serving `app`'s gateway: health, the implemented operations, Lambda function
+    URLs, every AWS service."""
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "region": app[SETTINGS].region,
@@ -256,7 +258,11 @@ def install_routes(router: web.UrlDispatcher, app: web.Application) -> None:
     async def aws_endpoint(request: web.Request) -> web.StreamResponse:
         return await app[GATEWAY].handle(request)
 
+    async def operations(request: web.Request) -> web.Response:
+        return web.json_response(operations_table.table(app[GATEWAY].dispatcher))
+
     router.add_get("/_terrarium/health", health)
+    router.add_get("/_terrarium/operations", operations)
     lambda_web.add_routes(router, lambda request: app[LAMBDA].web)
     router.add_route("*", "/{tail:.*}", aws_endpoint)
 

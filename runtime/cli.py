@@ -248,6 +248,39 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_operations(args: argparse.Namespace) -> int:
+    """The implemented operations per service, from the registry the server builds (runtime.operations_table)."""
+    from runtime import operations_table
+    if args.write and args.json:
+        print("terrarium operations: --write writes the --markdown block, not --json", file=sys.stderr)
+        return 2
+    try:
+        rows = operations_table.table(operations_table.registry(), args.service)
+    except KeyError as exc:
+        print(f"terrarium operations: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if args.write:
+        path = Path(args.write)
+        try:
+            path.write_text(operations_table.splice(path.read_text(), operations_table.markdown(rows)))
+        except (OSError, ValueError) as exc:
+            print(f"terrarium operations: {path}: {exc}", file=sys.stderr)
+            return 1
+        print(f"{path}: supported operations rewritten", file=sys.stderr)
+    elif args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.markdown:
+        print(operations_table.markdown(rows), end="")
+    elif args.service:
+        row = rows[0]
+        print(f"{row['Service']}: {row['Implemented']} of {row['Total']} operations implemented")
+        print("\n".join(row["Operations"]))
+    else:
+        print(_table([{"Service": r["Service"], "Implemented": r["Implemented"], "Total": r["Total"],
+                       "Share": f"{r['Implemented'] / r['Total']:.0%}"} for r in rows]))
+    return 0
+
+
 def write_aws_profile(profile: str, values: dict) -> None:
     """An aws CLI profile so that `aws --profile NAME ...` needs no other flag."""
     home = Path.home() / ".aws"
@@ -338,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument("--dry-run", action="store_true", help="prune: only say what would go")
     images.add_argument("--json", action="store_true")
     images.set_defaults(func=cmd_images)
+
+    operations = sub.add_parser("operations", help="the implemented operations per service (of botocore's total)")
+    operations.add_argument("service", nargs="?", metavar="SERVICE", help="one service: list its operations")
+    output = operations.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--markdown", action="store_true", help="the README's \"Supported operations\" block")
+    operations.add_argument("--write", metavar="FILE", help="replace the --markdown block between its markers in FILE")
+    operations.set_defaults(func=cmd_operations)
 
     args = parser.parse_args(argv)
     try:
