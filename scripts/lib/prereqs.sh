@@ -16,6 +16,7 @@ TR_DOCKERD_LOG=${TR_DOCKERD_LOG:-/var/log/terrarium-dockerd.log}
 
 # Debian package -> how to tell it (or an equivalent) is there: a command name, a path, or "" for dpkg's word.
 # A command counts wherever it comes from, so a host running Docker CE is not offered docker.io.
+# shellcheck disable=SC2034  # read through the nameref in tr_apt_packages
 declare -gA TR_APT_PACKAGES=(
     [docker.io]=dockerd
     [iptables]=iptables
@@ -36,8 +37,19 @@ declare -gA TR_APT_PACKAGES=(
     [iperf3]=iperf3
 )
 
+# Only scripts/test needs these, never scripts/run: tests/e2e/test_operator_vagrant.py runs `vagrant validate`
+# on the Vagrantfile, shellcheck on its provisioning (extracted with ruby) and on scripts/demo, and
+# `systemd-analyze verify` on the unit.
+# shellcheck disable=SC2034  # read through the nameref in tr_apt_packages
+declare -gA TR_TEST_APT_PACKAGES=(
+    [vagrant]=vagrant
+    [shellcheck]=shellcheck
+    [ruby]=ruby
+    [systemd]=systemd-analyze
+)
+
 _tr_have() {
-    local pkg=$1 probe=${TR_APT_PACKAGES[$1]}
+    local pkg=$1 probe=$2
     case $probe in
         "") [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] ;;
         /*) [[ -e $probe ]] ;;
@@ -52,13 +64,15 @@ tr_require_root() {
     [[ $(id -u) -eq 0 ]] || tr_die "Terrarium's host set-up needs root (it installs packages and runs dockerd)"
 }
 
-# Install the Debian packages not found by `_tr_have`. `apt-get update` runs only when something is missing.
-# policy-rc.d keeps the packages' maintainer scripts from starting daemons (docker.io would start dockerd with
-# its default bridge and iptables rules); we start dockerd ourselves with the options we need.
+# Install the Debian packages of a set (the name of an array like TR_APT_PACKAGES, which is the default) not
+# found by `_tr_have`. `apt-get update` runs only when something is missing. policy-rc.d keeps the packages'
+# maintainer scripts from starting daemons (docker.io would start dockerd with its default bridge and iptables
+# rules); we start dockerd ourselves with the options we need.
 tr_apt_packages() {
+    local -n _tr_set=${1:-TR_APT_PACKAGES}
     local pkg missing=()
-    for pkg in "${!TR_APT_PACKAGES[@]}"; do
-        _tr_have "$pkg" || missing+=("$pkg")
+    for pkg in "${!_tr_set[@]}"; do
+        _tr_have "$pkg" "${_tr_set[$pkg]}" || missing+=("$pkg")
     done
     ((${#missing[@]})) || return 0
     tr_step "installing Debian packages: ${missing[*]}"
@@ -105,14 +119,14 @@ tr_venv() {
     want=$(sha256sum "$TR_ROOT/pyproject.toml" | cut -d' ' -f1)
     [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
     tr_step "installing the project into $TR_VENV (pyproject.toml changed or first install)"
-    "$TR_VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "$TR_ROOT[test]" \
+    "$TR_VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "${TR_ROOT}[test]" \
         || tr_die "pip install -e '.[test]' failed"
     printf '%s\n' "$want" >"$stamp"
 }
 
 tr_prereqs() {
     tr_require_root || return 1
-    tr_apt_packages || return 1
+    tr_apt_packages TR_APT_PACKAGES || return 1
     tr_dockerd || return 1
     tr_venv || return 1
 }
