@@ -24,6 +24,7 @@ from runtime.control.instances import InstanceRealiser
 from runtime.control.images import ImageRealiser
 from runtime.control.volumes import VolumeRealiser
 from runtime.control.reconciler import Reconciler
+from runtime.control.lambda_net import HyperplaneRealiser
 from runtime.control.vpc_net import VpcNetRealiser
 from runtime.errors import TerrariumError
 from runtime.host.docker import containers
@@ -150,7 +151,7 @@ async def _reconciler_ctx(app: web.Application):
     imds = ImdsServer(InstanceMetadataSource(store, settings.region))
     await imds.start()
     owner = app[ACCOUNT].account_id
-    reconciler = Reconciler(store, [VpcNetRealiser(imds), InstanceRealiser(owner),
+    reconciler = Reconciler(store, [VpcNetRealiser(imds), HyperplaneRealiser(), InstanceRealiser(owner),
                                    ImageRealiser(owner), VolumeRealiser(settings.data_dir)])
     app[RECONCILER] = reconciler
     tasks = [asyncio.create_task(reconciler.run()), asyncio.create_task(docker_events.follow(reconciler, owner))]

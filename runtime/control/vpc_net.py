@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable
 from typing import Protocol
 
+from runtime.control.ledger import HostLedger
 from runtime.control.realiser import Target
 from runtime.errors import NotFound
 from runtime.host.net import model, realise
@@ -115,6 +116,7 @@ def _sg_rule(rule: dict) -> model.SgRule | None:
 
 
 REALISED = "vpc_net.realised"  # store meta: the VPCs this Terrarium has put on the host, for its own GC
+LEDGER = HostLedger(REALISED)
 
 
 class VpcNetRealiser:
@@ -158,30 +160,22 @@ class VpcNetRealiser:
             self._remove(store, vpc_id)
             return
         realise.ensure_internet()
-        self._ledger(store, add=vpc_id)
+        LEDGER.note(store, vpc_id)
         created = realise.ensure_vpc(render(store, vpc))
         if self.imds is not None:
             if created:
                 self.imds.stop_from_thread(vpc_id)
             self.imds.serve_from_thread(vpc_id, lambda: realise.open_imds_socket(vpc_id))
 
-    def _ledger(self, store: Store, *, add: str | None = None, drop: str | None = None) -> set[str]:
-        realised = set(store.get_meta(REALISED, []))
-        changed = (add is not None and add not in realised) or (drop is not None and drop in realised)
-        if changed:
-            realised = (realised | {add} if add else realised) - {drop}
-            store.set_meta(REALISED, sorted(realised))
-        return realised
-
     def _remove(self, store: Store, vpc_id: str) -> None:
         if self.imds is not None:
             self.imds.stop_from_thread(vpc_id)
         realise.remove_vpc(vpc_id)
-        self._ledger(store, drop=vpc_id)
+        LEDGER.forget(store, vpc_id)
 
     def collect_garbage(self, store: Store) -> list[str]:
         known = {r.id for r in store.list(VPC)}
-        gone = sorted(self._ledger(store) - known)
+        gone = sorted(LEDGER.ids(store) - known)
         for vpc_id in gone:
             self._remove(store, vpc_id)
         return gone

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from runtime.errors import NotFound, RealiseError
+from runtime.host.net import hyperplane
 from runtime.sandbox import report
 from runtime.sandbox.cgroups import Cgroups, cpu_vcpus, detect
 from runtime.sandbox.endpoint import EndpointRelay
@@ -156,7 +158,7 @@ def zygote_key(fn: FunctionSpec) -> str:
     """Everything that shapes Init except the rotating role credentials."""
     basis = json.dumps([fn.arn, fn.version, fn.code_sha256, fn.handler, fn.runtime, str(fn.code_dir),
                         fn.memory_mb, fn.timeout_s, sorted(fn.environment.items()), fn.ephemeral_mb,
-                        str(fn.rootfs)])
+                        str(fn.rootfs), fn.vpc_eni])
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
@@ -371,7 +373,32 @@ class SandboxManager:
             sandbox_end.close()
             os.close(result_w)
             os.close(log_w)
-        return ReadySandbox(inv_rel, host_end, result_r, log_r)
+        sandbox = ReadySandbox(inv_rel, host_end, result_r, log_r)
+        if fn.vpc_eni:
+            try:
+                self._plug(inv_rel, fn.vpc_eni)
+            except BaseException:
+                self._abandon(sandbox)
+                raise
+        return sandbox
+
+    def _plug(self, inv_rel: str, eni_id: str) -> None:
+        """Blocking: a VPC function's sandbox gets its `eth0` into the function's Hyperplane ENI, before it
+        can receive its request. The sandbox's first process (the keeper, whose parent is the zygote, outside
+        the invocation cgroup) is the one whose namespace gets the link."""
+        deadline = time.monotonic() + hyperplane.PLUG_TIMEOUT_S
+        while True:
+            pids = set(self.cgroups.procs(inv_rel))
+            keeper = next((p for p in pids if _parent(p) not in pids), None)
+            if keeper is not None:
+                break
+            if time.monotonic() > deadline:
+                raise SandboxUnavailable(f"the sandbox {inv_rel} did not start")
+            time.sleep(0.0005)
+        try:
+            hyperplane.plug_sandbox(eni_id, keeper)
+        except (NotFound, RealiseError) as e:
+            raise SandboxUnavailable(f"cannot connect the sandbox to {eni_id}: {e}") from e
 
     def _abandon(self, sandbox: ReadySandbox) -> None:
         """Blocking: an unused ready sandbox goes away (its request socket closes; its cgroup is killed)."""
@@ -595,6 +622,14 @@ class SandboxManager:
         zygotes = list(self._zygotes.values())
         sizes = await asyncio.to_thread(lambda: [self.cgroups.usage_bytes(z.fn_rel) for z in zygotes])
         return {z.arn: size for z, size in zip(zygotes, sizes)}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("PPid:")), None)
+    except OSError:
+        return None
 
 
 def _resolve_user(user: int | str) -> tuple[int, int]:

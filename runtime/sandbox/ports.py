@@ -25,6 +25,8 @@ class FunctionSpec:
     `code_sha256` and every other field except `role_credentials` and `reserved_concurrency` select the
     zygote: a change to any of them starts a fresh Init. `role_credentials` holds AccessKeyId/
     SecretAccessKey/SessionToken and is re-read at every invocation, so rotating them needs no new Init.
+    `vpc_eni` is the Hyperplane ENI of a VPC function: each sandbox gets an `eth0` into its namespace
+    (runtime/host/net/hyperplane.py); without it a sandbox has only `lo`.
     """
 
     name: str
@@ -41,6 +43,7 @@ class FunctionSpec:
     rootfs: Path = Path("/")
     code_sha256: str = ""
     reserved_concurrency: int | None = None
+    vpc_eni: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,3 +14,9 @@ NETWORK_INTERFACE = "ec2.networkinterface"
 ADDRESS = "ec2.address"
 INSTANCE = "ec2.instance"
 IMAGE = "ec2.image"
+
+# A Lambda Hyperplane ENI is a NETWORK_INTERFACE with this InterfaceType; its realiser sets the status field
+# HYPERPLANE to HYPERPLANE_READY once sandboxes can be plugged into it, which function activation waits for.
+LAMBDA_INTERFACE_TYPE = "lambda"
+HYPERPLANE = "Hyperplane"
+HYPERPLANE_READY = "ready"

@@ -15,6 +15,8 @@ NETNS_DIR = "/run/netns"
 
 VPC_NETNS_PREFIX = "tr-v-"
 HOST_NETNS_PREFIX = "tr-x-"
+LAMBDA_NETNS_PREFIX = "tr-hp-"  # a Lambda Hyperplane ENI's namespace, shared by the function's sandboxes
+SANDBOX_LINK_PREFIX = "tr-s-"   # a sandbox's veth, in its Hyperplane namespace; suffix = the keeper's pid
 BRIDGE_PREFIX = "tr-b-"
 ENI_PREFIX = "tr-e-"
 UPLINK_PREFIX = "tr-u-"   # the internet end of a VPC's IGW veth, in tr-inet
@@ -33,6 +35,14 @@ def short_hash(aws_id: str) -> str:
 
 def vpc_netns(vpc_id: str) -> str:
     return VPC_NETNS_PREFIX + short_hash(vpc_id)
+
+
+def lambda_netns(eni_id: str) -> str:
+    return LAMBDA_NETNS_PREFIX + short_hash(eni_id)
+
+
+def sandbox_link(pid: int) -> str:
+    return f"{SANDBOX_LINK_PREFIX}{pid}"
 
 
 def netns_path(name: str) -> str:

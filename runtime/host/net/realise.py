@@ -56,7 +56,7 @@ _applied: dict[str, str] = {}  # vpc id -> the iptables document last applied (v
 _locks_guard = threading.Lock()
 
 
-def _lock(key: str) -> threading.Lock:
+def lock_for(key: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
 
@@ -80,7 +80,7 @@ def _teardown(what: str, steps: Iterable[Callable[[], None]]) -> None:
 
 def ensure_internet() -> None:
     """The shared internet namespace `tr-inet`: a plain router with no filtering of its own."""
-    with _lock(naming.INTERNET_NETNS):
+    with lock_for(naming.INTERNET_NETNS):
         path = naming.netns_path(naming.INTERNET_NETNS)
         netns.create(naming.INTERNET_NETNS)
 
@@ -112,7 +112,7 @@ def ensure_internet_host(name: str, ip: str) -> str:
         links.set_up(ipr, "eth0")
         links.ensure_default_route(ipr, "eth0", INET_SIDE_IP)
 
-    with _lock(naming.INTERNET_NETNS):
+    with lock_for(naming.INTERNET_NETNS):
         links.in_ns(inet, inet_side)
     links.in_ns(path, host_side)
     return ns
@@ -158,7 +158,7 @@ def ensure_host_access(public_cidrs: Iterable[str], host_ip: str = "198.51.100.1
         links.set_up(ipr, naming.HOST_ACCESS_PEER)
         ipr.route("replace", dst=f"{host_ip}/32", oif=idx, proto=links.RT_PROTO_STATIC)
 
-    with _lock(naming.INTERNET_NETNS):
+    with lock_for(naming.INTERNET_NETNS):
         links.in_root(root_side)
         links.in_ns(inet, inet_side)
 
@@ -274,7 +274,7 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> bool:
         ensure_internet()
     name = naming.vpc_netns(net.vpc_id)
     path = naming.netns_path(name)
-    with _lock(net.vpc_id):
+    with lock_for(net.vpc_id):
         created = netns.create(name)
         _sysctls(path, _VPC_SYSCTLS)
         l2 = ebtables.render_l2(net)
@@ -301,7 +301,7 @@ def ensure_vpc(net: VpcNet, *, refresh: bool = False) -> bool:
         _sysctls(path, _ROUTER_ON)
         links.in_ns(path, lambda ipr: _converge_vpc_links(net, ipr))
     if net.igw_attached:
-        with _lock(naming.INTERNET_NETNS):
+        with lock_for(naming.INTERNET_NETNS):
             links.in_ns(naming.netns_path(naming.INTERNET_NETNS), lambda ipr: _converge_uplink(net, ipr))
     return created
 
@@ -326,7 +326,7 @@ def remove_vpc(vpc_id: str) -> None:
 
     Callers close any IMDS socket of the VPC first: an open socket keeps a deleted namespace alive.
     """
-    with _lock(vpc_id):
+    with lock_for(vpc_id):
         _applied.pop(vpc_id, None)
         _remove_vpc_netns(naming.vpc_netns(vpc_id))
 
@@ -367,7 +367,7 @@ def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0",
             return "ours"
         raise Conflict(f"{tpath} already has a {ifname} that is not {eni.eni_id}")
 
-    with _lock(vpc_id):
+    with lock_for(vpc_id):
         state = links.in_ns(tpath, peer_state)
 
         def vpc_side(ipr) -> tuple[str, int]:
@@ -401,7 +401,7 @@ def attach_eni(vpc_id: str, eni: Eni, target: str | int, ifname: str = "eth0",
 def detach_eni(vpc_id: str, eni_id: str) -> None:
     """Delete the ENI's veth pair (the instance loses `eth0`); a missing VPC or ENI is fine."""
     name = naming.vpc_netns(vpc_id)
-    with _lock(vpc_id):
+    with lock_for(vpc_id):
         if netns.exists(name):
             links.in_ns(naming.netns_path(name), lambda ipr: links.delete_link(ipr, naming.eni_link(eni_id)))
 
@@ -460,7 +460,7 @@ def open_internet_listener(ip: str, port: int) -> socket.socket:
         sock.listen(128)
         return sock
 
-    with _lock(naming.INTERNET_NETNS):
+    with lock_for(naming.INTERNET_NETNS):
         links.in_ns(path, add_address)
     return netns.run_in(path, make)
 

@@ -14,7 +14,7 @@ from runtime.api.context import RequestContext
 from runtime.api.dispatch import operation
 from runtime.errors import Conflict, NotFound
 from runtime.services._shared import ids
-from runtime.services.lambda_ import config_rules, naming, shapes
+from runtime.services.lambda_ import config_rules, naming, shapes, vpc_access
 from runtime.services.lambda_.code import check_handler
 from runtime.services.lambda_.errors import conflict, function_not_found, invalid, precondition
 from runtime.services.lambda_.roles import check_execution_role
@@ -59,6 +59,7 @@ class FunctionsProvider:
         check_handler(params["Handler"])
         config_rules.check_limits(params)
         env = config_rules.environment(params) or {}
+        vpc = vpc_access.resolve(self.store, ctx.account, params.get("VpcConfig"))
         zip_bytes = await self._zip(params["Code"])
         check_execution_role(self.store, ctx.account, params["Role"])
         if self.store.find(shapes.FUNCTION, ctx.account, ref.name) is not None:
@@ -71,7 +72,7 @@ class FunctionsProvider:
                 "Environment": env, "EphemeralStorage": (params.get("EphemeralStorage") or {}).get("Size", 512),
                 "CodeSha256": info.sha_b64, "CodeHex": info.sha_hex, "CodeSize": info.size,
                 "LastModified": time.time(), "RevisionId": ids.new_revision_id(),
-                "VpcConfig": _vpc(params.get("VpcConfig")),
+                "VpcConfig": vpc, "HyperplaneEnis": [],
                 "Architectures": params.get("Architectures") or ["x86_64"], "Policy": {},
                 "ReservedConcurrency": None, "EventInvokeConfigs": {}, "LastVersion": 0}
         with self.store.transaction():
@@ -80,6 +81,9 @@ class FunctionsProvider:
                                         tags=params.get("Tags") or {})
             except Conflict:
                 raise conflict(f"Function already exist: {ref.name}") from None
+            if vpc:
+                enis = vpc_access.create_enis(self.store, ctx.account, ref.name, ref.arn, vpc)
+                record = self.store.update_spec(shapes.FUNCTION, ref.arn, lambda s: {**s, "HyperplaneEnis": enis})
             record = self.store.update_status(shapes.FUNCTION, ref.arn, {
                 "State": "Pending", "StateReason": "The function is being created.",
                 "StateReasonCode": "Creating", "LastUpdateStatus": "InProgress"})
@@ -158,6 +162,11 @@ class FunctionsProvider:
     def _commit_update(self, function, changes: dict, publish_version: bool = False) -> dict:
         changes = {**changes, "LastModified": time.time(), "RevisionId": ids.new_revision_id()}
         with self.store.transaction():
+            if "VpcConfig" in changes and changes["VpcConfig"] != function.spec.get("VpcConfig"):
+                vpc_access.release(self.store, function.spec.get("HyperplaneEnis") or [])
+                changes["HyperplaneEnis"] = vpc_access.create_enis(
+                    self.store, function.account, function.spec["FunctionName"], function.id,
+                    changes["VpcConfig"]) if changes["VpcConfig"] else []
             record = self.store.update_spec(shapes.FUNCTION, function.id, lambda s: {**s, **changes})
             record = self.store.update_status(shapes.FUNCTION, function.id, {
                 "LastUpdateStatus": "InProgress", "LastUpdateStatusReason": "The function is being updated.",
@@ -203,7 +212,7 @@ class FunctionsProvider:
         if "EphemeralStorage" in params:
             changes["EphemeralStorage"] = params["EphemeralStorage"]["Size"]
         if "VpcConfig" in params:
-            changes["VpcConfig"] = _vpc(params["VpcConfig"])
+            changes["VpcConfig"] = vpc_access.resolve(self.store, ctx.account, params["VpcConfig"])
         return self._commit_update(function, changes)
 
     # --------------------------------------------------------------------------------- delete
@@ -227,6 +236,7 @@ class FunctionsProvider:
                 for child in self.store.list(kind, ctx.account, parent=function.id):
                     self.store.delete(kind, child.id)
             self.store.delete(shapes.FUNCTION, function.id)
+            vpc_access.release(self.store, function.spec.get("HyperplaneEnis") or [])
         await self.service.sandbox.invalidate(function.id)
         return {}
 
@@ -253,11 +263,4 @@ class FunctionsProvider:
 def _versions(store, function) -> list:
     return sorted(store.list(shapes.VERSION, function.account, parent=function.id),
                   key=lambda r: int(r.spec["Version"]))
-
-
-def _vpc(config: dict | None) -> dict | None:
-    if not config or not (config.get("SubnetIds") or config.get("SecurityGroupIds")):
-        return None
-    return {"SubnetIds": list(config.get("SubnetIds") or []),
-            "SecurityGroupIds": list(config.get("SecurityGroupIds") or []), "VpcId": config.get("VpcId", "")}
 

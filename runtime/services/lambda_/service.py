@@ -3,8 +3,8 @@
 `LambdaService` is opened by a cleanup context (`start()`/`close()`): it owns the background tasks that
 activate functions and the one task that writes finished invocations to CloudWatch Logs and the billing
 ledger, so a response never waits for those writes. Activation prepares what an invocation needs (the
-unzipped code, the runtime's rootfs) and then flips State/LastUpdateStatus; functions left Pending or
-InProgress by a previous run are activated again at start.
+unzipped code, the runtime's rootfs, a VPC function's Hyperplane ENIs realised on the host) and then flips
+State/LastUpdateStatus; functions left Pending or InProgress by a previous run are activated again at start.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from runtime.errors import AwsError, NotFound
 from runtime.iam import policy as engine
 from runtime.iam.authorizer import parsed
 from runtime.sandbox.ports import FunctionSpec, InvocationResult, SandboxPort
-from runtime.services.lambda_ import naming, shapes
+from runtime.services.lambda_ import naming, shapes, vpc_access
 from runtime.services.lambda_.billing import Ledger
 from runtime.services.lambda_.code import CodeStore
 from runtime.services.lambda_.errors import conflict, function_not_found
@@ -34,6 +34,7 @@ from runtime.state import Record, Store
 
 LOG = logging.getLogger(__name__)
 ASYNC_TOPIC = "lambda.async"
+ENI_READY_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -166,10 +167,26 @@ class LambdaService:
                                             "LastUpdateStatusReason": str(exc)[:500],
                                             "LastUpdateStatusReasonCode": "InternalError"})
             return
+        if not await self._network_ready(spec.get("HyperplaneEnis") or []):
+            reason = "Lambda was not able to create its network interfaces in the function's VPC in time."
+            self._set_status(function_arn, {"State": "Failed", "StateReason": reason,
+                                            "StateReasonCode": "InternalError", "LastUpdateStatus": "Failed",
+                                            "LastUpdateStatusReason": reason,
+                                            "LastUpdateStatusReasonCode": "InternalError"})
+            return
         await self.sandbox.invalidate(function_arn)
         self._set_status(function_arn, {"State": "Active", "StateReason": None, "StateReasonCode": None,
                                         "LastUpdateStatus": "Successful", "LastUpdateStatusReason": None,
                                         "LastUpdateStatusReasonCode": None})
+
+    async def _network_ready(self, eni_ids: list[str]) -> bool:
+        """A VPC function stays Pending until its Hyperplane ENIs are realised on the host, as on AWS."""
+        deadline = time.monotonic() + ENI_READY_TIMEOUT_S
+        while not vpc_access.ready(self.store, eni_ids):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     def _set_status(self, function_arn: str, patch: dict) -> None:
         try:
@@ -210,7 +227,8 @@ class LambdaService:
                             environment=dict(spec.get("Environment") or {}),
                             ephemeral_mb=spec.get("EphemeralStorage", 512), role_credentials=creds,
                             rootfs=rootfs, code_sha256=spec["CodeHex"],
-                            reserved_concurrency=target.function.spec.get("ReservedConcurrency"))
+                            reserved_concurrency=target.function.spec.get("ReservedConcurrency"),
+                            vpc_eni=_sandbox_eni(target))
 
     async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
                   client_context: str | None = None) -> InvocationResult:
@@ -268,6 +286,15 @@ class LambdaService:
                                          **{k: v for k, v in extra.items() if v is not None}})
         self.async_wakeup.set()
         return request_id
+
+
+def _sandbox_eni(target: Target) -> str | None:
+    """The Hyperplane ENI the target's sandboxes join: the first subnet's, for a VPC configuration. (A published
+    version shares the function's current ENIs.)"""
+    if not target.config.spec.get("VpcConfig"):
+        return None
+    enis = target.function.spec.get("HyperplaneEnis") or []
+    return enis[0] if enis else None
 
 
 def policy_document(statements: list[dict]) -> dict:

@@ -122,7 +122,7 @@ def _shape(eni: Record, region: str, names: dict[str, str], eip: Record | None) 
         primary["Association"] = association
     result = {"NetworkInterfaceId": eni.id, "SubnetId": spec["SubnetId"], "VpcId": spec["VpcId"],
               "AvailabilityZone": spec["AvailabilityZone"], "Description": spec["Description"],
-              "OwnerId": eni.account, "RequesterManaged": False, "Status": eni.status.get("Status", "available"),
+              "OwnerId": eni.account, "RequesterManaged": spec.get("RequesterManaged", False), "Status": eni.status.get("Status", "available"),
               "MacAddress": spec["MacAddress"], "PrivateIpAddress": spec["PrivateIpAddress"],
               "PrivateDnsName": private_dns, "SourceDestCheck": spec["SourceDestCheck"],
               "InterfaceType": spec["InterfaceType"],
@@ -133,10 +133,12 @@ def _shape(eni: Record, region: str, names: dict[str, str], eip: Record | None) 
     attachment = spec.get("Attachment")
     if attachment:
         result["Attachment"] = {
-            "AttachmentId": attachment["AttachmentId"], "InstanceId": attachment["InstanceId"],
-            "InstanceOwnerId": eni.account, "DeviceIndex": attachment["DeviceIndex"], "NetworkCardIndex": 0,
-            "DeleteOnTermination": attachment["DeleteOnTermination"], "Status": "attached",
+            "AttachmentId": attachment["AttachmentId"],
+            "InstanceOwnerId": attachment.get("InstanceOwnerId", eni.account), "DeviceIndex": attachment["DeviceIndex"],
+            "NetworkCardIndex": 0, "DeleteOnTermination": attachment["DeleteOnTermination"], "Status": "attached",
             "AttachTime": datetime.fromtimestamp(attachment["AttachTime"], timezone.utc)}
+        if attachment.get("InstanceId"):  # a requester-managed interface (Lambda's) has no instance
+            result["Attachment"]["InstanceId"] = attachment["InstanceId"]
     return result
 
 
@@ -164,7 +166,8 @@ class NetworkInterfacesProvider:
                 "group-id": lambda r: r.spec["Groups"], "group-name": group_names,
                 "description": lambda r: r.spec["Description"], "mac-address": lambda r: r.spec["MacAddress"],
                 "source-dest-check": lambda r: r.spec["SourceDestCheck"],
-                "interface-type": lambda r: r.spec["InterfaceType"], "requester-managed": lambda r: False,
+                "interface-type": lambda r: r.spec["InterfaceType"],
+                "requester-managed": lambda r: bool(r.spec.get("RequesterManaged")),
                 "attachment.instance-id": _attachment("InstanceId"),
                 "attachment.attachment-id": _attachment("AttachmentId"),
                 "attachment.device-index": _attachment("DeviceIndex"),
