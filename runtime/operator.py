@@ -242,6 +242,16 @@ def _month_back(month: str, n: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+def _run_period_by_day(start: float, end: float) -> dict[str, float]:
+    """One run period's billed seconds per UTC day: exact, with the 60 s minimum's top-up on its first day."""
+    from runtime.control.instances import BILLING_MINIMUM_S
+
+    per_day = _split_by_day(start, end)
+    if end - start < BILLING_MINIMUM_S:
+        per_day[_day(start)] = per_day.get(_day(start), 0.0) + BILLING_MINIMUM_S - (end - start)
+    return per_day
+
+
 def _ec2_rows(store, now: float) -> list[dict]:
     from runtime.control.instances import BILLING_MINIMUM_S
     from runtime.services.ec2.instance_types import TYPES
@@ -251,13 +261,15 @@ def _ec2_rows(store, now: float) -> list[dict]:
         kind = record.spec.get("InstanceType", "")
         price = TYPES[kind].hourly_usd if kind in TYPES else None
         since = record.status.get("RunningSince")
-        closed = float(record.status.get("BilledSeconds", 0.0))
-        per_day = _split_by_day(since, now) if since else {}
-        if since and now - since < BILLING_MINIMUM_S:  # the 60 s minimum of a run period, booked on its first day
-            per_day = {_day(since): float(BILLING_MINIMUM_S)}
-        if closed:
-            day = _day(since if since else record.updated)
-            per_day[day] = per_day.get(day, 0.0) + closed
+        periods = [*record.status.get("RunPeriods", ()), *([[since, now]] if since else [])]
+        per_day: dict[str, float] = {}
+        for start, end in periods:
+            for day, seconds in _run_period_by_day(start, end).items():
+                per_day[day] = per_day.get(day, 0.0) + seconds
+        recorded = sum(max(BILLING_MINIMUM_S, e - s) for s, e in record.status.get("RunPeriods", ()))
+        undated = float(record.status.get("BilledSeconds", 0.0)) - recorded  # closed before periods were kept
+        if undated > 1e-6:
+            per_day[_day(record.updated)] = per_day.get(_day(record.updated), 0.0) + undated
         for day, seconds in sorted(per_day.items()):
             rows.append({"Day": day, "Service": "ec2", "Resource": record.id, "Detail": kind,
                          "Quantity": round(seconds, 3), "Unit": "instance-seconds",
@@ -285,9 +297,9 @@ def _lambda_rows(store, account: str, now: float, months: int) -> list[dict]:
 def bill(settings: Settings, *, months: int = 12, now: float | None = None) -> dict:
     """What this Terrarium's resources would cost on AWS (us-east-1 list prices), per resource and per day.
 
-    EC2: billed instance seconds (60 s minimum per run period) x the type's hourly price; the open run period
-    is split exactly by UTC day, closed periods are booked on the day the last one ended (the instance record
-    keeps their sum, not their dates). Lambda: requests and GB-seconds from its ledger, which keeps months, so
+    EC2: billed instance seconds (60 s minimum per run period, topped up on the period's first day) x the
+    type's hourly price; every run period, open or closed (the instance's `RunPeriods`), split exactly by UTC
+    day. Seconds closed before instances kept their periods are booked on the record's last update. Lambda: requests and GB-seconds from its ledger, which keeps months, so
     Lambda rows carry a month. S3 storage: not tracked (the store does not record object sizes)."""
     now = time.time() if now is None else now
     rows: list[dict] = []

@@ -7,7 +7,8 @@ namespace after every start (a start or a reboot gives the container a new names
 here too: init exiting 0 is a shutdown from inside (`poweroff`), which follows the instance's
 `InstanceInitiatedShutdownBehavior`; exit 129 is `reboot`.
 
-Status written: `State`, `LaunchTime`, `RunningSince`/`BilledSeconds` (per-second billing), `RebootsDone`,
+Status written: `State`, `LaunchTime`, `RunningSince`/`BilledSeconds`/`RunPeriods` (per-second billing; each
+closed run period's [start, end], so `terrarium bill` splits it exactly by day), `RebootsDone`,
 `StateReason`/`StateTransitionReason` for stops the OS initiated, `TerminatedAt`.
 """
 
@@ -36,7 +37,7 @@ def _close_period(status: dict, now: float) -> dict:
     if not since:
         return {}
     return {"BilledSeconds": float(status.get("BilledSeconds", 0.0)) + max(BILLING_MINIMUM_S, now - since),
-            "RunningSince": None}
+            "RunningSince": None, "RunPeriods": [*status.get("RunPeriods", ()), [since, now]]}
 
 
 def eni_model(store: Store, eni_id: str) -> Eni:

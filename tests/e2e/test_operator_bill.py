@@ -13,6 +13,7 @@ import pytest
 
 from runtime.services.ec2.instance_types import TYPES
 from runtime.services.lambda_.billing import PRICE_PER_REQUEST
+from runtime.state import SqliteStore
 from tests.e2e.test_operator_cli import terrarium
 
 TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [
@@ -100,6 +101,18 @@ def test_ec2_instance_seconds_times_the_type_price(server):
         assert listed["Eni"] == described["NetworkInterfaces"][0]["NetworkInterfaceId"]
         assert listed["Container"] in subprocess.run(["docker", "ps", "--format", "{{.Names}}"],
                                                      capture_output=True, text=True).stdout
+
+        ec2.stop_instances(InstanceIds=[instance])
+        until(lambda: ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+              ["State"]["Name"] == "stopped")
+        with SqliteStore(server.data_dir / "state.db") as store:
+            status = store.get("ec2.instance", instance).status
+        [[start, end]] = status["RunPeriods"]  # the closed period, with its dates
+        stopped = [r for r in bill(server)["Rows"] if r["Resource"] == instance]
+        assert {r["Day"] for r in stopped} == {time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (start, end)}
+        assert sum(r["Quantity"] for r in stopped) == pytest.approx(status["BilledSeconds"], abs=0.01)
+        time.sleep(1.5)
+        assert [r for r in bill(server)["Rows"] if r["Resource"] == instance] == stopped  # no longer accrues
     finally:
         ec2.terminate_instances(InstanceIds=[instance])
         until(lambda: ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
