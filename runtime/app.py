@@ -178,11 +178,12 @@ async def _lambda_ctx(app: web.Application):
                              lambda ref: rootfs_from_image(ref, rootfs_cache))
     clock = offset_clock()
     resolver = CredentialResolver(app[ACCOUNT], store, clock)
+    directory = IamDirectory(store)
     app[LAMBDA] = lambda_stack.LambdaStack.build(
         store, region=settings.region, endpoint=settings.endpoint, data_dir=settings.data_dir, sandbox=sandbox,
         runtimes=runtimes, issuer=SessionIssuer(store, clock), lookup_credential=resolver.lookup,
-        authorize=PolicyAuthorizer(IamDirectory(store), clock=clock),
-        root_key=(app[ACCOUNT].access_key_id, app[ACCOUNT].secret_access_key))
+        authorize=PolicyAuthorizer(directory, clock=clock),
+        root_key=(app[ACCOUNT].access_key_id, app[ACCOUNT].secret_access_key), iam=directory)
     await app[LAMBDA].start()
     yield
     await app[LAMBDA].close()

@@ -61,7 +61,10 @@ def lab(server):
     iam.put_role_policy(RoleName="vpc-fn", PolicyName="sts", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity",
                                                 "Resource": "*"}]}))
-    lab = {"vpc": vpc, "subnet": subnet, "fn_sg": fn_sg, "web_sg": web_sg, "role": role,
+    iam.attach_role_policy(RoleName="vpc-fn",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
+    bare = iam.create_role(RoleName="vpc-fn-bare", AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA))["Role"]["Arn"]
+    lab = {"vpc": vpc, "subnet": subnet, "fn_sg": fn_sg, "web_sg": web_sg, "role": role, "bare_role": bare,
            "instance": instance["InstanceId"], "ip": instance["PrivateIpAddress"]}
     yield lab
     ec2.terminate_instances(InstanceIds=[lab["instance"]])
@@ -147,9 +150,9 @@ def test_bad_vpc_config_gets_aws_errors(server, lam, lab):
     default_group = next(g["GroupId"] for g in server.client("ec2").describe_security_groups()["SecurityGroups"]
                          if g["GroupName"] == "default" and g["VpcId"] != lab["vpc"])
 
-    def create_with(vpc_config):
+    def create_with(vpc_config, role=lab["role"]):
         with pytest.raises(ClientError) as info:
-            lam.create_function(FunctionName=f"bad-{uuid.uuid4().hex[:6]}", Runtime="python3.11", Role=lab["role"],
+            lam.create_function(FunctionName=f"bad-{uuid.uuid4().hex[:6]}", Runtime="python3.11", Role=role,
                                 Handler="app.fetch", Code={"ZipFile": make_zip({"app.py": APP})},
                                 VpcConfig=vpc_config)
         return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
@@ -162,4 +165,14 @@ def test_bad_vpc_config_gets_aws_errors(server, lam, lab):
     assert code == "InvalidParameterValueException" and "InvalidGroup.NotFound" in message
     code, message = create_with({"SubnetIds": [lab["subnet"]], "SecurityGroupIds": [default_group]})
     assert code == "InvalidParameterValueException" and "same VPC" in message
+    code, message = create_with({"SubnetIds": [lab["subnet"]], "SecurityGroupIds": [lab["fn_sg"]]}, lab["bare_role"])
+    assert (code, message) == ("InvalidParameterValueException",
+                               "The provided execution role does not have permissions to call CreateNetworkInterface "
+                               "on EC2")
+    plain = create(lam, {**lab, "role": lab["bare_role"]}, "fetch")
+    try:
+        assert code_of(lambda: lam.update_function_configuration(FunctionName=plain, VpcConfig={
+            "SubnetIds": [lab["subnet"]], "SecurityGroupIds": [lab["fn_sg"]]})) == "InvalidParameterValueException"
+    finally:
+        lam.delete_function(FunctionName=plain)
     assert lambda_enis(server.client("ec2"), lab["vpc"]) == []

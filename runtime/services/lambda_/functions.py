@@ -14,6 +14,7 @@ from runtime.api.context import RequestContext
 from runtime.api.dispatch import operation
 from runtime.errors import Conflict, NotFound
 from runtime.services._shared import ids
+from runtime.services.iam.directory import IamDirectory
 from runtime.services.lambda_ import config_rules, naming, shapes, vpc_access
 from runtime.services.lambda_.code import check_handler
 from runtime.services.lambda_.errors import conflict, function_not_found, invalid, precondition
@@ -29,8 +30,9 @@ def _name_resource(ctx: RequestContext, params: dict) -> list[str]:
 
 
 class FunctionsProvider:
-    def __init__(self, service: LambdaService, code_url, s3_code=None) -> None:
+    def __init__(self, service: LambdaService, code_url, s3_code=None, iam: IamDirectory | None = None) -> None:
         self.service = service
+        self.iam = iam or IamDirectory(service.store)  # reads execution roles' policies (VpcConfig needs EC2 rights)
         self.store = service.store
         self.code_url = code_url  # (sha_hex) -> presigned download URL
         self.s3_code = s3_code  # S3CodeSource, or None when the server has no S3
@@ -61,7 +63,9 @@ class FunctionsProvider:
         env = config_rules.environment(params) or {}
         vpc = vpc_access.resolve(self.store, ctx.account, params.get("VpcConfig"))
         zip_bytes = await self._zip(params["Code"])
-        check_execution_role(self.store, ctx.account, params["Role"])
+        role = check_execution_role(self.store, ctx.account, params["Role"])
+        if vpc:
+            vpc_access.check_role_manages_enis(self.iam, role)
         if self.store.find(shapes.FUNCTION, ctx.account, ref.name) is not None:
             raise conflict(f"Function already exist: {ref.name}")
         await asyncio.to_thread(self.service.code.validate, zip_bytes, params["Handler"])
@@ -213,6 +217,9 @@ class FunctionsProvider:
             changes["EphemeralStorage"] = params["EphemeralStorage"]["Size"]
         if "VpcConfig" in params:
             changes["VpcConfig"] = vpc_access.resolve(self.store, ctx.account, params["VpcConfig"])
+        if changes.get("VpcConfig", function.spec.get("VpcConfig")) and ("VpcConfig" in changes or "Role" in changes):
+            role = check_execution_role(self.store, ctx.account, changes.get("Role", function.spec["Role"]))
+            vpc_access.check_role_manages_enis(self.iam, role)
         return self._commit_update(function, changes)
 
     # --------------------------------------------------------------------------------- delete

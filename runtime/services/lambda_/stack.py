@@ -16,6 +16,7 @@ from pathlib import Path
 
 from runtime.iam.credentials import SessionIssuer
 from runtime.sandbox.ports import SandboxPort
+from runtime.services.iam.directory import IamDirectory
 from runtime.services.lambda_.async_worker import AsyncWorker
 from runtime.services.lambda_.billing import Ledger
 from runtime.services.lambda_.code import CodeStore
@@ -61,15 +62,17 @@ class LambdaStack:
     @classmethod
     def build(cls, store: Store, *, region: str, endpoint: str, data_dir: Path, sandbox: SandboxPort,
               runtimes: RuntimeImages, issuer: SessionIssuer, lookup_credential: CredentialLookup,
-              authorize: Authorize, root_key: tuple[str, str] | None = None) -> "LambdaStack":
-        """`root_key` (access key, secret) lets CreateFunction/UpdateFunctionCode read code from Terrarium's S3."""
+              authorize: Authorize, root_key: tuple[str, str] | None = None,
+              iam: IamDirectory | None = None) -> "LambdaStack":
+        """`root_key` (access key, secret) lets CreateFunction/UpdateFunctionCode read code from Terrarium's S3;
+        `iam` is the directory execution roles' policies are read from (one is made when not given)."""
         service = LambdaService(store, region=region, code=CodeStore(data_dir, cache_dir() / "code"),
                                 runtimes=runtimes, sandbox=sandbox,
                                 credentials=RoleCredentials(store, issuer, issuer.clock),
                                 logs=LogsProvider(store), ledger=Ledger(store), function_url_base=endpoint)
         doors = LambdaWeb(service, endpoint=endpoint, lookup_credential=lookup_credential, authorize=authorize)
         s3_code = S3CodeSource(endpoint, region, *root_key) if root_key else None
-        providers = [FunctionsProvider(service, doors.code_url, s3_code), VersionsProvider(service),
+        providers = [FunctionsProvider(service, doors.code_url, s3_code, iam), VersionsProvider(service),
                      PermissionsProvider(service), ConcurrencyProvider(service), InvokeProvider(service),
                      UrlsProvider(service)]
         return cls(service, AsyncWorker(service, retry_base_s=retry_base_s()), doors, providers)

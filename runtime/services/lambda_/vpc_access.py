@@ -13,10 +13,15 @@ import secrets
 import time
 
 from runtime.errors import AwsError, NotFound
+from runtime.iam import policy as engine
+from runtime.services.iam.directory import IamDirectory
 from runtime.services.lambda_.errors import invalid
 from runtime.services.vpc import interfaces
 from runtime.services.vpc.common import NETWORK_INTERFACE, SECURITY_GROUPS, SUBNETS, lookup
-from runtime.state import Store, kinds
+from runtime.state import Record, Store, kinds
+
+# What Lambda does with the execution role to manage a VPC function's ENIs (AWSLambdaVPCAccessExecutionRole).
+ENI_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface")
 
 
 def _ec2_error(call: str, error: AwsError) -> AwsError:
@@ -51,6 +56,18 @@ def resolve(store: Store, account: str, config: dict | None) -> dict | None:
         raise invalid("Security Groups are required to be in the same VPC.")
     return {"SubnetIds": subnet_ids, "SecurityGroupIds": group_ids, "VpcId": vpc_id,
             "Ipv6AllowedForDualStack": bool((config or {}).get("Ipv6AllowedForDualStack", False))}
+
+
+def check_role_manages_enis(directory: IamDirectory, role: Record) -> None:
+    """AWS refuses a VPC configuration whose execution role may not manage network interfaces: the role's own
+    policies (and permissions boundary) are evaluated by the IAM engine for each of ENI_ACTIONS."""
+    policies, boundary = directory.entity_policies(role), directory.boundary(role)
+    for action in ENI_ACTIONS:
+        request = engine.RequestContext(role.spec["Arn"], role.account, action, ("*",),
+                                        {"aws:PrincipalArn": role.spec["Arn"]})
+        if engine.evaluate(request, policies, permissions_boundary=boundary) is not engine.Decision.ALLOW:
+            raise invalid(f"The provided execution role does not have permissions to call "
+                          f"{action.split(':', 1)[1]} on EC2")
 
 
 def create_enis(store: Store, account: str, function_name: str, function_arn: str, vpc: dict) -> list[str]:
