@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 
 from aiohttp import web
@@ -263,8 +264,16 @@ def install_routes(router: web.UrlDispatcher, app: web.Application) -> None:
     async def operations(request: web.Request) -> web.Response:
         return web.json_response(operations_table.table(app[GATEWAY].dispatcher))
 
+    async def activity(request: web.Request) -> web.Response:
+        """What runs now (Lambda execution environments and invocations) for `terrarium ps`: the host's own
+        business, so only callers on loopback get it (instances reach this router too)."""
+        if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
+            return web.json_response({"message": "only from the host"}, status=403)
+        return web.json_response(await app[LAMBDA].service.sandbox.activity())
+
     router.add_get("/_terrarium/health", health)
     router.add_get("/_terrarium/operations", operations)
+    router.add_get("/_terrarium/activity", activity)
     lambda_web.add_routes(router, lambda request: app[LAMBDA].web)
     router.add_route("*", "/{tail:.*}", aws_endpoint)
 

@@ -58,5 +58,8 @@ class RecordingSandbox:
     async def invalidate(self, function_arn: str) -> None:
         self.invalidated.append(function_arn)
 
+    async def activity(self) -> dict:
+        return {"environments": [], "invocations": []}
+
     async def close(self) -> None:
         self.closed = True

@@ -97,6 +97,17 @@ class _Drain:
 
 
 @dataclass
+class _Running:
+    request_id: str
+    arn: str
+    version: str
+    inv_rel: str
+    started: float
+    eni: str | None
+    address: str | None
+
+
+@dataclass
 class _Records:
     result: dict | None = None
     body: bytes = b""
@@ -194,6 +205,7 @@ class SandboxManager:
         self._starting: dict[str, asyncio.Task] = {}
         self._inflight_by_fn: dict[str, int] = defaultdict(int)
         self._inflight = 0
+        self._running: dict[str, _Running] = {}
         self._ids = itertools.count(1)
         self._reaper: asyncio.Task | None = None
         self._background_tasks: set[asyncio.Task] = set()
@@ -376,13 +388,13 @@ class SandboxManager:
         sandbox = ReadySandbox(inv_rel, host_end, result_r, log_r)
         if fn.vpc_eni:
             try:
-                self._plug(inv_rel, fn.vpc_eni)
+                sandbox.address = self._plug(inv_rel, fn.vpc_eni)
             except BaseException:
                 self._abandon(sandbox)
                 raise
         return sandbox
 
-    def _plug(self, inv_rel: str, eni_id: str) -> None:
+    def _plug(self, inv_rel: str, eni_id: str) -> str:
         """Blocking: a VPC function's sandbox gets its `eth0` into the function's Hyperplane ENI, before it
         can receive its request. The sandbox's first process (the keeper, whose parent is the zygote, outside
         the invocation cgroup) is the one whose namespace gets the link."""
@@ -396,7 +408,7 @@ class SandboxManager:
                 raise SandboxUnavailable(f"the sandbox {inv_rel} did not start")
             time.sleep(0.0005)
         try:
-            hyperplane.plug_sandbox(eni_id, keeper)
+            return hyperplane.plug_sandbox(eni_id, keeper)
         except (NotFound, RealiseError) as e:
             raise SandboxUnavailable(f"cannot connect the sandbox to {eni_id}: {e}") from e
 
@@ -498,6 +510,17 @@ class SandboxManager:
     async def _run(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn,
                    t_start):
         sandbox = await self._take(zygote, fn)
+        inv_rel = sandbox.inv_rel
+        self._running[request_id] = _Running(request_id, fn.arn, fn.version, inv_rel, time.time(), fn.vpc_eni,
+                                             sandbox.address)
+        try:
+            return await self._run_taken(fn, zygote, cold, env, payload, request_id, client_context, deadline_ms,
+                                         invoked_arn, t_start, sandbox)
+        finally:
+            self._running.pop(request_id, None)
+
+    async def _run_taken(self, fn, zygote, cold, env, payload, request_id, client_context, deadline_ms, invoked_arn,
+                         t_start, sandbox: ReadySandbox) -> InvocationResult:
         inv_rel = sandbox.inv_rel
         now_ms = time.time() * 1000
         deadline_ms = int(deadline_ms if deadline_ms is not None else now_ms + fn.timeout_s * 1000)
@@ -612,6 +635,25 @@ class SandboxManager:
                 if zygote.inflight == 0 and now - zygote.last_used > self.idle_ttl_s:
                     del self._zygotes[key]
                     await self._discard(zygote)
+
+    async def activity(self) -> dict:
+        """Execution environments (one per zygote: function, version, pid, memory held, warm sandboxes) and
+        in-flight invocations (request id, function, start, the processes in the invocation's cgroup, and for a
+        VPC function its Hyperplane ENI and address), for `terrarium ps`."""
+        zygotes = list(self._zygotes.values())
+        running = list(self._running.values())
+
+        def measure():
+            return ([self.cgroups.usage_bytes(z.fn_rel) for z in zygotes],
+                    [self.cgroups.procs(r.inv_rel) for r in running])
+        sizes, pids = await asyncio.to_thread(measure)
+        environments = [{"FunctionArn": z.arn, "LogStream": z.log_stream, "Pid": z.proc.pid if z.proc else None,
+                         "MemoryBytes": size, "Inflight": z.inflight, "WarmSandboxes": len(z.ready)}
+                        for z, size in zip(zygotes, sizes)]
+        invocations = [{"RequestId": r.request_id, "FunctionArn": r.arn, "Version": r.version,
+                        "StartedAt": r.started, "Pids": procs, "NetworkInterfaceId": r.eni, "Address": r.address}
+                       for r, procs in zip(running, pids)]
+        return {"environments": environments, "invocations": invocations}
 
     def zygote_count(self) -> int:
         return len(self._zygotes)

@@ -96,5 +96,9 @@ class SandboxPort(Protocol):
         """Code or configuration changed: retire every zygote of the function (in-flight calls finish)."""
         ...
 
+    async def activity(self) -> dict:
+        """What runs now, for `terrarium ps`: {"environments": [...], "invocations": [...]} (see SandboxManager)."""
+        ...
+
     async def close(self) -> None:
         ...

@@ -39,6 +39,7 @@ class ReadySandbox:
     channel: socket.socket
     result_r: int
     log_r: int
+    address: str | None = None  # a VPC function's sandbox: its address behind the Hyperplane ENI
 
     def close(self) -> None:
         """Give the sandbox up unused: it sees its request socket close and exits."""

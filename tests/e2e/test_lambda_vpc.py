@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import urllib.request
 import uuid
 
 import pytest
@@ -39,6 +41,12 @@ def fetch(event, context):
 
 def whoami(event, context):
     return boto3.client("sts").get_caller_identity()["Arn"]
+
+
+def nap(event, context):
+    import time
+    time.sleep(event["seconds"])
+    return "rested"
 '''
 
 
@@ -176,3 +184,29 @@ def test_bad_vpc_config_gets_aws_errors(server, lam, lab):
     finally:
         lam.delete_function(FunctionName=plain)
     assert lambda_enis(server.client("ec2"), lab["vpc"]) == []
+
+
+def test_running_invocations_are_visible_to_the_operator(server, lam, lab):
+    """GET /_terrarium/activity (what `terrarium ps` shows): the in-flight invocation with its processes, its
+    Hyperplane ENI and its address, and the function's execution environment."""
+    name = create(lam, lab, "nap", VpcConfig={"SubnetIds": [lab["subnet"]], "SecurityGroupIds": [lab["fn_sg"]]})
+    try:
+        replies: list = []
+        caller = threading.Thread(target=lambda: replies.append(call(lam, name, {"seconds": 3})))
+        caller.start()
+
+        def running():
+            with urllib.request.urlopen(f"{server.endpoint}/_terrarium/activity", timeout=5) as reply:
+                activity = json.loads(reply.read())
+            return [i for i in activity["invocations"] if i["FunctionArn"].endswith(f":function:{name}")] and activity
+        activity = wait_for(running, timeout=20, every=0.1)
+        [invocation] = [i for i in activity["invocations"] if i["FunctionArn"].endswith(f":function:{name}")]
+        [eni] = lambda_enis(server.client("ec2"), lab["vpc"])
+        assert invocation["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
+        assert invocation["Address"].startswith("100.") and invocation["Pids"]
+        assert any(e["FunctionArn"] == invocation["FunctionArn"] and e["Inflight"] == 1 and e["MemoryBytes"] > 0
+                   for e in activity["environments"])
+        caller.join()
+        assert replies == ["rested"]
+    finally:
+        lam.delete_function(FunctionName=name)

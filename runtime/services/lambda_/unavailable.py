@@ -17,5 +17,8 @@ class UnavailableSandbox:
     async def invalidate(self, function_arn: str) -> None:
         return None
 
+    async def activity(self) -> dict:
+        return {"environments": [], "invocations": []}
+
     async def close(self) -> None:
         return None
