@@ -78,8 +78,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_ps(args: argparse.Namespace) -> int:
     from runtime import operator
-    rows = operator.instances(_settings(args))
-    print(json.dumps(rows, indent=2) if args.json else _table(rows))
+    report = operator.processes(_settings(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(_table(report["instances"]) if report["instances"] else "no instances")
+    if report["environments"]:
+        print("\nLambda execution environments")
+        print(_table([{"Function": e["FunctionArn"].rsplit(":", 1)[-1], "Pid": e["Pid"],
+                       "MemoryMiB": round(e["MemoryBytes"] / 2**20, 1), "Inflight": e["Inflight"],
+                       "WarmSandboxes": e["WarmSandboxes"], "LogStream": e["LogStream"]}
+                      for e in report["environments"]]))
+    if report["invocations"]:
+        print("\nRunning invocations")
+        print(_table([{"RequestId": i["RequestId"], "Function": i["FunctionArn"].rsplit(":", 1)[-1],
+                       "Version": i["Version"], "Seconds": i["RunningSeconds"],
+                       "Pids": ",".join(map(str, i["Pids"])), "Eni": i["NetworkInterfaceId"] or "",
+                       "Address": i["Address"] or ""} for i in report["invocations"]]))
     return 0
 
 
@@ -322,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     creds.set_defaults(func=cmd_credentials)
 
     for name, func, text in (("status", cmd_status, "endpoint, account, resources and host checks"),
-                             ("ps", cmd_ps, "instances with their containers, ENIs and IPs"),
+                             ("ps", cmd_ps, "instances with their containers, ENIs and IPs; Lambda environments and "
+                                            "running invocations"),
                              ("doctor", cmd_doctor, "check the host's prerequisites and say what to do")):
         command = sub.add_parser(name, help=text)
         common(command)

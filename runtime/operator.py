@@ -1,5 +1,6 @@
-"""What `terrarium status`, `ps` and `doctor` report: read from the state database and the host, never from
-the API, so they work whether or not a server is running (SQLite WAL lets them read beside it)."""
+"""What `terrarium status`, `ps` and `doctor` report: read from the state database and the host, not from the
+AWS API, so they work whether or not a server is running (SQLite WAL lets them read beside it). Only what lives
+in the server's memory (running Lambda invocations) is asked of the server, at `/_terrarium/activity`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from runtime.config import Settings
 from runtime.iam import account as accounts
-from runtime.state import SqliteStore
+from runtime.state import SqliteStore, kinds
 
 HOST_TOOLS = ("dockerd", "iptables", "ip6tables", "ebtables", "ipset", "mmdebstrap", "bwrap", "ip")
 
@@ -60,6 +61,24 @@ def instances(settings: Settings) -> list[dict]:
     return rows
 
 
+def lambda_activity(settings: Settings) -> dict:
+    """Execution environments and in-flight invocations of a running server (both empty when none serves)."""
+    try:
+        with urllib.request.urlopen(f"{settings.endpoint}/_terrarium/activity", timeout=5) as reply:
+            return json.loads(reply.read())
+    except (OSError, ValueError):
+        return {"environments": [], "invocations": []}
+
+
+def processes(settings: Settings) -> dict:
+    """`terrarium ps`: instances (containers, ENIs, IPs), Lambda execution environments and running invocations
+    (their processes and, for a VPC function, the Hyperplane ENI and the sandbox's address behind it)."""
+    activity = lambda_activity(settings)
+    now = time.time()
+    invocations = [{**i, "RunningSeconds": round(now - i["StartedAt"], 3)} for i in activity["invocations"]]
+    return {"instances": instances(settings), "environments": activity["environments"], "invocations": invocations}
+
+
 def doctor() -> dict:
     """Host prerequisites, each with what to do when it is missing."""
     checks: dict[str, dict] = {}
@@ -87,20 +106,23 @@ def doctor() -> dict:
 
 
 def down(settings: Settings, *, purge: bool = False, everything: bool = False) -> list[str]:
-    """Remove what this Terrarium made on the host (containers, VPC namespaces); keep the database unless
-    `purge`. `everything` also sweeps objects of any other Terrarium on the host. Returns what went."""
-    from runtime.control.vpc_net import REALISED
+    """Remove what this Terrarium made on the host (containers, VPC and Lambda ENI namespaces); keep the database
+    unless `purge`. `everything` also sweeps objects of any other Terrarium on the host. Returns what went."""
+    from runtime.control import lambda_net, vpc_net
     from runtime.host.docker import containers
-    from runtime.host.net import realise
+    from runtime.host.net import hyperplane, netns, realise
 
     removed: list[str] = []
     owner = None
     vpc_ids: set[str] = set()
+    lambda_enis: set[str] = set()
     if settings.db_path.exists():
         owner = accounts.load_or_create(settings.data_dir).account_id \
             if (settings.data_dir / accounts.ACCOUNT_FILE).exists() else None
         with SqliteStore(settings.db_path) as store:
-            vpc_ids = {r.id for r in store.list("ec2.vpc")} | set(store.get_meta(REALISED, []))
+            vpc_ids = {r.id for r in store.list("ec2.vpc")} | vpc_net.LEDGER.ids(store)
+            lambda_enis = {r.id for r in store.list(kinds.NETWORK_INTERFACE) if lambda_net.is_lambda_eni(r)} | \
+                lambda_net.LEDGER.ids(store)
             instance_ids = {r.id for r in store.list("ec2.instance")}
         for instance_id in instance_ids:
             containers.remove(instance_id)
@@ -108,10 +130,16 @@ def down(settings: Settings, *, purge: bool = False, everything: bool = False) -
     for instance_id in containers.owned_instances(None if everything else owner) if (owner or everything) else ():
         containers.remove(instance_id)
         removed.append(containers.container_name(instance_id))
+    for eni_id in sorted(lambda_enis):
+        hyperplane.remove(eni_id)
+        removed.append(eni_id)
     for vpc_id in sorted(vpc_ids):
         realise.remove_vpc(vpc_id)
         removed.append(vpc_id)
     if everything:
+        for name in sorted(hyperplane.owned()):
+            netns.remove(name)
+            removed.append(name)
         removed += sorted(realise.remove_orphans(()))
     if purge and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)

@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 
 from runtime.host.net import naming
 from tests.e2e.test_lambda import TRUST_LAMBDA, code_of, make_zip, wait_for
+from tests.e2e.test_operator_cli import terrarium
+from tests.server import start_server
 
 pytestmark = pytest.mark.host
 
@@ -187,12 +189,12 @@ def test_bad_vpc_config_gets_aws_errors(server, lam, lab):
 
 
 def test_running_invocations_are_visible_to_the_operator(server, lam, lab):
-    """GET /_terrarium/activity (what `terrarium ps` shows): the in-flight invocation with its processes, its
-    Hyperplane ENI and its address, and the function's execution environment."""
+    """GET /_terrarium/activity and `terrarium ps`: the in-flight invocation with its processes, its Hyperplane
+    ENI and its address, and the function's execution environment."""
     name = create(lam, lab, "nap", VpcConfig={"SubnetIds": [lab["subnet"]], "SecurityGroupIds": [lab["fn_sg"]]})
     try:
         replies: list = []
-        caller = threading.Thread(target=lambda: replies.append(call(lam, name, {"seconds": 3})))
+        caller = threading.Thread(target=lambda: replies.append(call(lam, name, {"seconds": 6})))
         caller.start()
 
         def running():
@@ -206,7 +208,40 @@ def test_running_invocations_are_visible_to_the_operator(server, lam, lab):
         assert invocation["Address"].startswith("100.") and invocation["Pids"]
         assert any(e["FunctionArn"] == invocation["FunctionArn"] and e["Inflight"] == 1 and e["MemoryBytes"] > 0
                    for e in activity["environments"])
+        listed = terrarium(server, "ps", "--json")
+        assert listed.returncode == 0
+        assert invocation["RequestId"] in {i["RequestId"] for i in json.loads(listed.stdout)["invocations"]}
+        table = terrarium(server, "ps")
+        assert "Running invocations" in table.stdout and invocation["Address"] in table.stdout
         caller.join()
         assert replies == ["rested"]
     finally:
         lam.delete_function(FunctionName=name)
+
+
+def test_kill_9_keeps_the_vpc_function_and_down_removes_its_namespace(tmp_path):
+    """The ENI's namespace is derived from the database: a server killed with -9 and started again serves the VPC
+    function at once, and `terrarium down` (Server.stop) leaves no Hyperplane namespace behind."""
+    server = start_server(tmp_path / "data", log_path=tmp_path / "server.log")
+    try:
+        ec2, iam = server.client("ec2"), server.client("iam")
+        vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.78.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+        role = iam.create_role(RoleName="vpc-fn", AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA))["Role"]["Arn"]
+        iam.attach_role_policy(RoleName="vpc-fn",
+                               PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
+        lab = {"role": role}
+        name = create(server.client("lambda"), lab, "nap",
+                      VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [group]})
+        [eni] = lambda_enis(ec2, vpc)
+        namespace = naming.lambda_netns(eni["NetworkInterfaceId"])
+        assert call(server.client("lambda"), name, {"seconds": 0}) == "rested"
+        server.process.kill()
+        server.process.wait()
+        assert namespace in namespaces()
+        server = start_server(tmp_path / "data", log_path=tmp_path / "server.log")
+        assert call(server.client("lambda"), name, {"seconds": 0}) == "rested"
+    finally:
+        server.stop()
+    assert namespace not in namespaces()

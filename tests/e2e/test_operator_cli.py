@@ -29,4 +29,6 @@ def test_status_reports_the_running_server_and_its_resources(server):
 
 def test_ps_lists_json(server):
     result = terrarium(server, "ps", "--json")
-    assert result.returncode == 0 and isinstance(json.loads(result.stdout), list)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and set(report) == {"instances", "environments", "invocations"}
+    assert all(isinstance(rows, list) for rows in report.values())
