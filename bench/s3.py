@@ -1,6 +1,7 @@
 """S3 through Terrarium's gateway vs straight to its backend vs moto_server: one boto3 client code, one run.
 
-For each target: sequential 4 KiB PutObject then GetObject (p50/p99 after a warm-up), then a large object
+For each target: sequential 4 KiB PutObject then GetObject (p50/p99 after a warm-up; the targets take turns
+op by op, so load from elsewhere on the machine falls on all of them alike), then a large object
 (default 256 MiB) put and got `--rounds` times (MB/s, median), while the Terrarium process's RSS is sampled
 every 10 ms. "direct" talks to the embedded SeaweedFS with its own keys, bypassing the gateway, so the
 gateway's cost is the difference. Goals (issue 8): gateway p50 <= 1.3x direct, large-object throughput >=
@@ -79,21 +80,33 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_target(s3, bucket: str, requests: int, large: bytes, rounds: int, pid: int | None) -> dict:
-    s3.create_bucket(Bucket=bucket)
+def small_ops(targets: dict[str, tuple], requests: int) -> dict[str, dict]:
+    """Sequential 4 KiB PUTs, then GETs, interleaved across the targets op by op (the order rotating), so a
+    burst of load from elsewhere on the machine hits every target alike instead of whichever ran then."""
     body = os.urandom(SMALL)
-    for i in range(20):
-        s3.put_object(Bucket=bucket, Key=f"warm{i}", Body=body)
-        s3.get_object(Bucket=bucket, Key=f"warm{i}")["Body"].read()
-    puts, gets = [], []
-    for i in range(requests):
-        start = time.perf_counter()
-        s3.put_object(Bucket=bucket, Key=f"small{i}", Body=body)
-        puts.append((time.perf_counter() - start) * 1000)
-    for i in range(requests):
-        start = time.perf_counter()
-        s3.get_object(Bucket=bucket, Key=f"small{i}")["Body"].read()
-        gets.append((time.perf_counter() - start) * 1000)
+    for s3, bucket in targets.values():
+        s3.create_bucket(Bucket=bucket)
+        for i in range(20):
+            s3.put_object(Bucket=bucket, Key=f"warm{i}", Body=body)
+            s3.get_object(Bucket=bucket, Key=f"warm{i}")["Body"].read()
+    names = list(targets)
+    times = {name: {"put": [], "get": []} for name in names}
+    for kind in ("put", "get"):
+        for i in range(requests):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                s3, bucket = targets[name]
+                start = time.perf_counter()
+                if kind == "put":
+                    s3.put_object(Bucket=bucket, Key=f"small{i}", Body=body)
+                else:
+                    s3.get_object(Bucket=bucket, Key=f"small{i}")["Body"].read()
+                times[name][kind].append((time.perf_counter() - start) * 1000)
+    return {name: {"put_p50": statistics.median(t["put"]), "put_p99": percentile(t["put"], 99),
+                   "get_p50": statistics.median(t["get"]), "get_p99": percentile(t["get"], 99)}
+            for name, t in times.items()}
+
+
+def large_object(s3, bucket: str, large: bytes, rounds: int, pid: int | None) -> dict:
     digest = hashlib.md5(large).hexdigest()
     put_rates, get_rates = [], []
     with RssSampler(pid) as rss:
@@ -108,9 +121,7 @@ def run_target(s3, bucket: str, requests: int, large: bytes, rounds: int, pid: i
                 hasher.update(chunk)
             get_rates.append(len(large) / 2**20 / (time.perf_counter() - start))
             assert hasher.hexdigest() == digest
-    return {"put_p50": statistics.median(puts), "put_p99": percentile(puts, 99),
-            "get_p50": statistics.median(gets), "get_p99": percentile(gets, 99),
-            "put_mbs": statistics.median(put_rates), "get_mbs": statistics.median(get_rates),
+    return {"put_mbs": statistics.median(put_rates), "get_mbs": statistics.median(get_rates),
             "rss_growth_mb": rss.growth_mb if pid else None}
 
 
@@ -135,20 +146,24 @@ def main() -> None:
         identity = json.loads((backend_dir / "identity.json").read_text())
         direct = client(f"http://127.0.0.1:{ports['s3']}", identity["accessKey"], identity["secretKey"])
         pid = server.process.pid
-        results["Terrarium gateway"] = run_target(gateway, "bench-gateway", args.requests, large, args.rounds, pid)
-        results["SeaweedFS direct"] = run_target(direct, "tr-bench-direct", args.requests, large, args.rounds, None)
+        targets = {"Terrarium gateway": (gateway, "bench-gateway"), "SeaweedFS direct": (direct, "tr-bench-direct")}
+        pids = {"Terrarium gateway": pid, "SeaweedFS direct": None}
         if not args.no_moto:
             moto, endpoint = start_moto()
-            results["moto_server"] = run_target(client(endpoint, "a", "b"), "bench-moto", args.requests, large,
-                                                args.rounds, moto.pid)
+            targets["moto_server"] = (client(endpoint, "a", "b"), "bench-moto")
+            pids["moto_server"] = moto.pid
+        results = small_ops(targets, args.requests)
+        for name, (s3, bucket) in targets.items():
+            results[name].update(large_object(s3, bucket, large, args.rounds, pids[name]))
     finally:
         server.stop()
         if moto is not None:
             moto.kill()
             moto.wait()
         shutil.rmtree(base, ignore_errors=True)
-    print(f"\n{args.requests} sequential 4 KiB ops after 20 warm-ups; {args.large_mib} MiB object x{args.rounds} "
-          f"(median MB/s); RSS growth = peak during the large transfers minus before\n")
+    print(f"\n{args.requests} sequential 4 KiB ops per target after 20 warm-ups, interleaved across targets; "
+          f"{args.large_mib} MiB object x{args.rounds} (median MB/s); RSS growth = peak during the large transfers "
+          f"minus before\n")
     print("| target | PUT 4 KiB p50 / p99 ms | GET 4 KiB p50 / p99 ms | large PUT MB/s | large GET MB/s | "
           "server RSS growth MB |")
     print("|---|---|---|---|---|---|")

@@ -59,6 +59,7 @@ from runtime.services.lambda_.unavailable import UnavailableSandbox
 from runtime.host.s3backend import open_backend
 from runtime.services.s3.access import S3Access
 from runtime.services.s3.buckets import BucketsProvider
+from runtime.services.s3.cors import BucketCors
 from runtime.services.s3.objects import ObjectsProvider
 from runtime.services.s3.lifecycle import LifecycleRunner, lifecycle_interval
 from runtime.services.s3.post import PostObjectHandler
@@ -237,6 +238,7 @@ async def _s3_ctx(app: web.Application):
         gateway.authorize.register_resource_policies("s3", access.bucket_policy)
         gateway.authorize = access
         gateway.website = WebsiteServer(store, backend, access, gateway.dispatcher.get("s3", "GetObject"))
+        gateway.s3_cors = BucketCors(store)
         gateway.s3_post = PostObjectHandler(store, backend, gateway.credentials, access,
                                             gateway.dispatcher.get("s3", "PutObject"), app[SETTINGS].data_dir / "tmp")
         lifecycle = asyncio.create_task(LifecycleRunner(store, backend).run_forever(lifecycle_interval()))

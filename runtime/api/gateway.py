@@ -62,6 +62,13 @@ WebsiteHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 PostHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
 
 
+class CorsHandler(TypingProtocol):
+    """S3 bucket CORS: answers browser preflights and names the headers an actual request's answer gets."""
+
+    def preflight(self, request: web.Request, http: HttpRequest, request_id: str) -> web.StreamResponse: ...
+    def headers_for(self, request: web.Request, http: HttpRequest) -> dict[str, str]: ...
+
+
 async def allow_all(ctx: RequestContext, op: BoundOperation, params: dict) -> Denial | None:
     return None
 
@@ -76,6 +83,7 @@ class Gateway:
         self.clock = clock
         self.website: WebsiteHandler | None = None  # S3 website endpoints, when S3 is installed
         self.s3_post: PostHandler | None = None      # S3 browser-form uploads (POST policy)
+        self.s3_cors: CorsHandler | None = None      # S3 bucket CORS rules
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         head = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
@@ -110,6 +118,12 @@ class Gateway:
         protocol = specs.protocol_for(model)
         request_id = secrets.token_hex(8).upper()
         http = s3_path_style(signed)
+        cors: dict[str, str] = {}
+        if self.s3_cors is not None:
+            if request.method == "OPTIONS":
+                return self.s3_cors.preflight(request, http, request_id)
+            if "Origin" in request.headers:
+                cors = self.s3_cors.headers_for(request, http)
         try:
             if request.headers.get("Authorization", "").startswith("AWS "):
                 raise AwsError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
@@ -123,8 +137,8 @@ class Gateway:
             bucket_only = http.path.strip("/")
             if (self.s3_post is not None and request.method == "POST" and bucket_only and "/" not in bucket_only
                     and request.content_type == "multipart/form-data" and signature is None):
-                return await self.s3_post(request, unquote(bucket_only), request_id)
-            operation = s3_operation(model, protocol.operation_for(model, http), http)
+                return _with_headers(await self.s3_post(request, unquote(bucket_only), request_id), cors)
+            operation = s3_operation(model, s3_matched_operation(protocol, model, http), http)
             bound = self.dispatcher.get("s3", operation.name)
             streaming = bound is not None and getattr(bound.handler, STREAMING, False)
             if not streaming:
@@ -136,12 +150,13 @@ class Gateway:
             else:
                 credential = self._authenticate(signed, signature, info, operation)
             verifier = PayloadVerifier(request.headers, signature, credential.secret)
-            if not streaming:
+            if not streaming and (signed.body or not verifier.accepts_empty()):
                 http.body = await verifier.read_all(BytesSource(signed.body))
             ctx = RequestContext("s3", operation.name, self._region(signature, info), request_id,
                                  credential.principal, http, request.remote or "127.0.0.1", request.secure,
                                  credential)
             ctx.extras["request"] = request
+            ctx.extras["cors"] = cors
             if streaming:
                 ctx.extras["payload"] = verifier.iterate(request.content)
                 ctx.extras["verifier"] = verifier
@@ -153,14 +168,14 @@ class Gateway:
                 raise denied_error(info, denial)
             result = await bound(ctx, params)
             if RAW_RESPONSE in result:
-                return result[RAW_RESPONSE]
+                return _with_headers(result[RAW_RESPONSE], cors)
             response = protocol.serialize(operation, result, request_id)
         except AwsError as error:
             response = self._error(protocol, model, error, request_id, http)
         except Exception:
             LOG.exception("internal failure serving %s %s", http.method, http.path)
             response = self._error(protocol, model, internal_failure(), request_id, http)
-        return web.Response(status=response.status, headers=response.headers, body=response.body)
+        return web.Response(status=response.status, headers={**response.headers, **cors}, body=response.body)
 
     async def handle_http(self, http: HttpRequest, *, source_ip: str = "127.0.0.1",
                           secure: bool = False) -> HttpResponse:
@@ -285,6 +300,13 @@ class Gateway:
         return params
 
 
+def _with_headers(response: web.StreamResponse, headers: dict[str, str]) -> web.StreamResponse:
+    """`response` with `headers` added, unless it was streamed (its provider added them before sending)."""
+    if headers and not response.prepared:
+        response.headers.update(headers)
+    return response
+
+
 def _required_wire(operation: OperationModel) -> list[tuple[str, str]]:
     shape = operation.input_shape
     if shape is None:
@@ -302,6 +324,40 @@ def _s3_twins(model: ServiceModel, name: str) -> tuple[tuple[OperationModel, tup
              if model.operation_model(other).http.get("method") == http.get("method")
              and model.operation_model(other).http.get("requestUri") == http.get("requestUri")]
     return tuple((op, tuple(_required_wire(op))) for op in twins)
+
+
+_S3_BUCKET_PATH = re.compile(r"^/[^/]+/?$")
+_S3_OBJECT_PATH = re.compile(r"^/[^/]+/.")
+_S3_MATCHED: dict[tuple, OperationModel] = {}
+
+
+@functools.cache
+def _s3_literals(protocol) -> tuple[frozenset[str], tuple[re.Pattern, ...]]:
+    """The query keys S3's request URIs name literally (`?uploads`, `?list-type=2`) and the label-free paths."""
+    templates = protocol.templates(specs.service_model("s3"))
+    return (frozenset(key for t in templates for key, _ in t.literal_query),
+            tuple(t.regex for t in templates if not t.labels))
+
+
+def s3_matched_operation(protocol, model: ServiceModel, http: HttpRequest) -> OperationModel:
+    """`protocol.operation_for`, remembered: which S3 operation a request is depends only on its method, on
+    whether its path names the root, a bucket or an object, and on the literal query keys (and their values)
+    present, so that is the key. Paths a label-free template could match (`/WriteGetObjectResponse`) are
+    matched every time."""
+    path = http.path
+    shape = 0 if path in ("", "/") else 1 if _S3_BUCKET_PATH.match(path) else 2 if _S3_OBJECT_PATH.match(path) \
+        else -1
+    literal_keys, literal_paths = _s3_literals(protocol)
+    if shape < 0 or (shape == 1 and any(regex.match(path) for regex in literal_paths)):
+        return protocol.operation_for(model, http)
+    query = tuple(sorted((k, v) for k, v in http.query.items() if k in literal_keys)) if http.query_string else ()
+    key = (http.method.upper(), shape, query)
+    found = _S3_MATCHED.get(key)
+    if found is None:
+        found = protocol.operation_for(model, http)
+        if len(_S3_MATCHED) < 4096:
+            _S3_MATCHED[key] = found
+    return found
 
 
 def s3_operation(model: ServiceModel, operation: OperationModel, http: HttpRequest) -> OperationModel:

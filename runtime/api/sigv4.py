@@ -10,6 +10,7 @@ chunk and trailer signatures, checksums).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -72,10 +73,14 @@ def _scope(credential: str) -> tuple[str, str, str, str]:
 
 
 def _timestamp(text: str | None) -> datetime:
+    """`YYYYMMDDTHHMMSSZ` read by slicing: `strptime` was a visible share of a small S3 request."""
     if not text:
         raise MalformedAuth("Missing X-Amz-Date")
     try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+        if len(text) != 16 or text[8] != "T" or text[15] != "Z" or not (text[:8] + text[9:15]).isdigit():
+            raise ValueError(text)
+        return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]),
+                        int(text[13:15]), tzinfo=timezone.utc)
     except ValueError as exc:
         raise MalformedAuth(f"Invalid X-Amz-Date: {text}") from exc
 
@@ -154,7 +159,9 @@ def string_to_sign(request: HttpRequest, sig: Signature) -> str:
     return "\n".join([ALGORITHM, sig.timestamp.strftime(TIME_FORMAT), scope, digest])
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The day's key of a secret (cached: four HMACs that every request of the day would repeat)."""
     key = ("AWS4" + secret).encode("utf-8")
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
@@ -291,6 +298,14 @@ class PayloadVerifier:
             pending = piece
         if pending:
             yield pending
+
+    def accepts_empty(self) -> bool:
+        """Whether an empty body passes every check this verifier would make (a GET's usual case), so the
+        caller may skip reading it through the verifier."""
+        declared = self.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+        return declared in (EMPTY_SHA256, UNSIGNED_PAYLOAD) and "Content-MD5" not in self.headers and not any(
+            name.lower().startswith("x-amz-checksum-") and name.lower() != "x-amz-checksum-mode"
+            for name in self.headers)
 
     async def read_all(self, source: ByteSource) -> bytes:
         return b"".join([piece async for piece in self.iterate(source)])

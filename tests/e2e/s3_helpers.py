@@ -7,6 +7,8 @@ import secrets
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -19,6 +21,19 @@ from botocore.credentials import Credentials
 
 def bucket_name(prefix: str = "b") -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
+
+
+@contextmanager
+def temporary_bucket(s3, prefix: str = "b") -> Iterator[str]:
+    """A new bucket, emptied and deleted afterwards."""
+    name = bucket_name(prefix)
+    s3.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])
+        s3.delete_bucket(Bucket=name)
 
 
 def anonymous_client(server):

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.s3_helpers import bucket_name
+from tests.e2e.s3_helpers import bucket_name, temporary_bucket
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
 
@@ -30,13 +30,8 @@ def cli(server, tmp_path):
 
 @pytest.fixture()
 def bucket(server):
-    s3 = server.client("s3")
-    name = bucket_name("cli")
-    s3.create_bucket(Bucket=name)
-    yield name
-    for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
-        s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
+    with temporary_bucket(server.client("s3"), "cli") as name:
+        yield name
 
 
 def test_cp_ls_sync_presign(cli, bucket, tmp_path):

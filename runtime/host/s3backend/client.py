@@ -1,14 +1,15 @@
 """`Backend`: the one client of the object store behind the S3 gateway.
 
-Object bytes go over aiohttp, streamed both ways; aiohttp sets TCP_NODELAY on every connection it makes
-(`BaseProtocol.connection_made`), which matters: without it a small GET stalls ~44 ms on Nagle against
-delayed ACK. Requests are signed with the backend's own keys (SigV4, `UNSIGNED-PAYLOAD`, so a body is never
-hashed or buffered); those keys never leave Terrarium. Bucket administration uses the `minio` SDK in a thread.
+Object bytes go over `http1.Pool` (keep-alive, TCP_NODELAY, a small request in one send), streamed both
+ways; without TCP_NODELAY a small GET stalls ~44 ms on Nagle against delayed ACK. Requests are signed with
+the backend's own keys (SigV4, `UNSIGNED-PAYLOAD`, so a body is never hashed or buffered); those keys never
+leave Terrarium. Bucket administration uses the `minio` SDK in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 from collections.abc import AsyncIterable, Awaitable, Callable
@@ -16,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 from minio import Minio
 from minio.commonconfig import DISABLED, ENABLED
 from minio.error import S3Error
 from minio.versioningconfig import SUSPENDED, VersioningConfig
-from yarl import URL
+
+from runtime.host.s3backend.http1 import BackendConnectionError, Pool, Response
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 Body = bytes | AsyncIterable[bytes] | None
@@ -83,13 +84,20 @@ def sign(endpoint: BackendEndpoint, method: str, path: str, query: str, now: dat
                            signed, UNSIGNED])
     scope = f"{day}/{endpoint.region}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + endpoint.secret_key).encode()
-    for part in (day, endpoint.region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(_signing_key(endpoint.secret_key, day, endpoint.region), to_sign.encode(),
+                         hashlib.sha256).hexdigest()
     return {"x-amz-content-sha256": UNSIGNED, "x-amz-date": stamp,
             "Authorization": f"AWS4-HMAC-SHA256 Credential={endpoint.access_key}/{scope}, "
                              f"SignedHeaders={signed}, Signature={signature}"}
+
+
+@functools.lru_cache(maxsize=16)
+def _signing_key(secret: str, day: str, region: str) -> bytes:
+    """The SigV4 key of a day: four HMACs that every request of that day would otherwise repeat."""
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
 
 
 class Backend:
@@ -98,7 +106,10 @@ class Backend:
     def __init__(self, endpoint: BackendEndpoint, ready: Callable[[float], Awaitable[bool]] | None = None) -> None:
         self.endpoint = endpoint
         self._ready = ready
-        self._session: aiohttp.ClientSession | None = None
+        parts = urlsplit(endpoint.url)
+        tls = parts.scheme == "https"
+        self._pool = Pool(parts.hostname or "127.0.0.1", parts.port or (443 if tls else 80),
+                          host_header=endpoint.netloc, tls=tls, limit=256)
         self._admin = Minio(endpoint.netloc, access_key=endpoint.access_key, secret_key=endpoint.secret_key,
                             secure=endpoint.url.startswith("https"), region=endpoint.region)
 
@@ -106,26 +117,18 @@ class Backend:
         if self._ready is not None and not await self._ready(timeout):
             raise BackendUnavailable("the S3 backend is not ready")
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
-        return self._session
-
     async def request(self, method: str, bucket: str, key: str | None, query: list[tuple[str, str]],
-                      headers: dict[str, str], body: Body = None) -> aiohttp.ClientResponse:
+                      headers: dict[str, str], body: Body = None) -> Response:
         """Send one request; the caller reads (streams) and releases the response."""
         await self.wait_ready()
         path = object_path(bucket, key)
         query_text = canonical_query(query)
         all_headers = dict(headers)
         all_headers.update(sign(self.endpoint, method, path, query_text, datetime.now(timezone.utc), headers))
-        url = URL(self.endpoint.url + path + (f"?{query_text}" if query_text else ""), encoded=True)
+        target = path + (f"?{query_text}" if query_text else "")
         try:
-            return await self.session().request(method, url, headers=all_headers, data=body,
-                                                allow_redirects=False, skip_auto_headers=("Content-Type",))
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            return await self._pool.request(method, target, all_headers, body)
+        except BackendConnectionError as exc:
             raise BackendUnavailable(str(exc)) from exc
 
     # --- bucket administration (minio SDK) -------------------------------------------------------
@@ -153,5 +156,4 @@ class Backend:
             raise
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._pool.close()

@@ -17,6 +17,7 @@ from runtime.host.s3backend.client import BackendError
 from runtime.iam import policy as engine
 from runtime.iam.policy import MalformedPolicy
 from runtime.services.s3.access import is_public_policy
+from runtime.services.s3.cors import check_configuration as check_cors
 from runtime.services.s3.names import check_bucket_name, new_backend_name
 from runtime.services.s3.notifications import check_configuration
 from runtime.services.s3.records import BUCKET, find_bucket, get_bucket, owner
@@ -256,6 +257,8 @@ class BucketsProvider:
                 raise AwsError("AccessDenied", "Access Denied", 403)
         elif key == "notification":
             check_configuration(self.store, ctx.account, value or {})
+        elif key == "cors":
+            check_cors(value or {})
         elif key == "lifecycle":
             for rule in (value or {}).get("Rules") or []:
                 for transition in rule.get("Transitions") or []:

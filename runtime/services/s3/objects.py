@@ -209,6 +209,7 @@ class ObjectsProvider:
             out[name] = value
         out["x-amz-request-id"] = ctx.request_id
         out["x-amz-id-2"] = ctx.request_id
+        out.update(ctx.extras.get("cors") or {})
         if key is not None:
             klass = (record.spec.get("storage_classes") or {}).get(key)
             if klass:

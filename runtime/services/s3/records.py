@@ -8,6 +8,7 @@ name), `region`, `policy` (JSON text), `notification`, `cors`, `website`, `lifec
 from __future__ import annotations
 
 import hashlib
+import weakref
 
 from runtime.errors import AwsError, NotFound
 from runtime.state import Store
@@ -28,12 +29,54 @@ def find_bucket(store: Store, name: str, cache: dict | None = None) -> Record | 
     key = ("s3.bucket", name)
     if cache is not None and key in cache:
         return cache[key]
-    try:
-        found = store.get(BUCKET, name)
-    except NotFound:
-        found = None
+    found = _bucket_cache(store).get(store, name)
     if cache is not None:
         cache[key] = found
+    return found
+
+
+class _BucketCache:
+    """Bucket records kept in memory until the store reports a change to them: every S3 request needs its
+    bucket, and a SQLite read was a measurable share of a small GET. Writes made by this process are the only
+    writes to buckets, and each is reported after its commit; `generation` keeps a read that raced a write
+    from caching what it read."""
+
+    def __init__(self, store: Store) -> None:
+        self.records: dict[str, Record | None] = {}
+        self.generation = 0
+        store.subscribe(self._changed)
+
+    def _changed(self, keys) -> None:
+        touched = [id for kind, id in keys if kind == BUCKET]
+        if touched:
+            self.generation += 1
+            for name in touched:
+                self.records.pop(name, None)
+
+    def get(self, store: Store, name: str) -> Record | None:
+        records = self.records
+        if name in records:
+            return records[name]
+        generation = self.generation
+        try:
+            found = store.get(BUCKET, name)
+        except NotFound:
+            found = None
+        if generation == self.generation:
+            if len(records) >= _CACHE_LIMIT:
+                records.clear()
+            records[name] = found
+        return found
+
+
+_CACHE_LIMIT = 10000
+_CACHES: "weakref.WeakKeyDictionary[Store, _BucketCache]" = weakref.WeakKeyDictionary()
+
+
+def _bucket_cache(store: Store) -> _BucketCache:
+    found = _CACHES.get(store)
+    if found is None:
+        found = _CACHES[store] = _BucketCache(store)
     return found
 
 

@@ -1,0 +1,285 @@
+"""A lean HTTP/1.1 client for the one backend leg of the S3 gateway, with a keep-alive connection pool.
+
+Why not aiohttp's `ClientSession`: on this path a 4 KiB request is dominated by per-request overhead, and the
+profile of the gateway showed aiohttp's client costing about 0.2 ms per GET and 0.5 ms per PUT more than a
+plain stream (it writes a request's head and body in separate `send()`s, and a loopback `send()` runs the
+receiver's network stack in the caller's time). Here a request with a body in memory leaves in one `send()`,
+its response head is read with one `readuntil`, and connections are reused.
+
+Invariants:
+- every connection has TCP_NODELAY (without it a small request can stall ~44 ms on Nagle/delayed ACK);
+- a connection goes back to the pool only after its response was read to the end; a response released
+  early closes its connection, so a pooled connection is never mid-message;
+- a request whose body can be replayed (bytes or none) is retried once on a new connection when a pooled
+  one turns out to have been closed by the server before any byte of the response arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+READ_LIMIT = 1 << 20         # stream buffer: large GETs flow in big pieces
+FILE_CHUNK = 256 * 1024
+IDLE_SECONDS = 30.0          # pooled connections older than this are closed, not reused
+CONNECT_SECONDS = 10.0
+_NO_BODY_STATUS = {204, 304}
+
+
+class BackendConnectionError(ConnectionError):
+    """The backend could not be reached, or hung up mid-message."""
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.idle_since = time.monotonic()
+
+    def usable(self) -> bool:
+        return (not self.writer.is_closing() and not self.reader.at_eof()
+                and time.monotonic() - self.idle_since < IDLE_SECONDS)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Body:
+    """A response body, read once: `read()` whole, or `iter_chunked(n)` as it arrives."""
+
+    def __init__(self, response: "Response") -> None:
+        self._response = response
+
+    async def iter_chunked(self, size: int) -> AsyncIterator[bytes]:
+        while piece := await self._response._read_some(size):
+            yield piece
+
+
+class Response:
+    """What `Pool.request` returns: the attributes of aiohttp's `ClientResponse` the gateway uses."""
+
+    def __init__(self, pool: "Pool", connection: _Connection, status: int, headers: CIMultiDict,
+                 body_expected: bool) -> None:
+        self._pool = pool
+        self._connection: _Connection | None = connection
+        self.status = status
+        self.headers = CIMultiDictProxy(headers)
+        self.content = Body(self)
+        self._chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        length = headers.get("Content-Length")
+        self.content_length = int(length) if length is not None and not self._chunked else None
+        self._chunked = self._chunked and body_expected
+        self._remaining = (self.content_length if self.content_length is not None else -1) if body_expected else 0
+        self._chunk_left = 0
+        self._keep_alive = headers.get("Connection", "").lower() != "close"
+        if self._remaining == 0 and not self._chunked:
+            self._finish()
+
+    async def read(self) -> bytes:
+        pieces = []
+        while piece := await self._read_some(READ_LIMIT):
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    async def _read_some(self, size: int) -> bytes:
+        connection = self._connection
+        if connection is None:
+            return b""
+        reader = connection.reader
+        try:
+            if self._chunked:
+                return await self._read_chunk(reader, size)
+            if self._remaining < 0:  # delimited by the server closing the connection
+                data = await reader.read(size)
+                if not data:
+                    self._keep_alive = False
+                    self._finish()
+                return data
+            data = await reader.readexactly(min(size, self._remaining))  # big pieces: fewer sends onward
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            self._abort()
+            raise BackendConnectionError(f"the backend hung up mid-response: {exc}") from exc
+        if not data:
+            self._abort()
+            raise BackendConnectionError("the backend hung up mid-response")
+        self._remaining -= len(data)
+        if self._remaining == 0:
+            self._finish()
+        return data
+
+    async def _read_chunk(self, reader: asyncio.StreamReader, size: int) -> bytes:
+        if self._chunk_left == 0:
+            line = await reader.readuntil(b"\r\n")
+            self._chunk_left = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if self._chunk_left == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields, then the blank line
+                    pass
+                self._finish()
+                return b""
+        data = await reader.read(min(size, self._chunk_left))
+        if not data:
+            raise asyncio.IncompleteReadError(b"", self._chunk_left)
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0:
+            await reader.readexactly(2)
+        return data
+
+    def _finish(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if self._keep_alive:
+                self._pool._give_back(connection)
+            else:
+                connection.close()
+
+    def _abort(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def release(self) -> None:
+        """Done with this response: an unread body costs the connection (it is closed, not pooled)."""
+        self._abort()
+
+
+class Pool:
+    """Keep-alive connections to one `host:port` (TLS when `tls`); `host_header` is the Host the requests
+    were signed for (the endpoint's netloc, which may omit a default port)."""
+
+    def __init__(self, host: str, port: int, *, host_header: str | None = None, tls: bool = False,
+                 limit: int = 64) -> None:
+        self.host = host
+        self.port = port
+        self.host_header = host_header or f"{host}:{port}"
+        self.tls = tls
+        self.limit = limit
+        self._idle: deque[_Connection] = deque()
+
+    async def request(self, method: str, target: str, headers: dict[str, str],
+                      body: bytes | AsyncIterable[bytes] | object | None = None) -> Response:
+        """Send `method target` with `headers` (Host is added) and `body`; Content-Length must be among the
+        headers for a streamed body, else it is sent chunked."""
+        replayable = body is None or isinstance(body, (bytes, bytearray, memoryview))
+        head = self._head(method, target, headers, body)
+        while True:
+            connection, fresh = await self._connection()
+            try:
+                return await self._exchange(connection, method, head, body)
+            except _StaleConnection:
+                connection.close()
+                if fresh or not replayable:
+                    raise BackendConnectionError("the backend closed the connection") from None
+            except BaseException:
+                connection.close()
+                raise
+
+    def _head(self, method: str, target: str, headers: dict[str, str], body) -> bytes:
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
+        has_length = False
+        for name, value in headers.items():
+            if name.lower() == "content-length":
+                has_length = True
+            lines.append(f"{name}: {value}\r\n")
+        if not has_length:
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                lines.append(f"Content-Length: {len(body)}\r\n")
+            elif body is not None:
+                lines.append("Transfer-Encoding: chunked\r\n")
+        lines.append("\r\n")
+        return "".join(lines).encode("utf-8", "surrogateescape")
+
+    async def _connection(self) -> tuple[_Connection, bool]:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable():
+                return connection, False
+            connection.close()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, limit=READ_LIMIT, ssl=self.tls or None), CONNECT_SECONDS)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BackendConnectionError(f"cannot connect to the backend at {self.host}:{self.port}: {exc}") from exc
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Connection(reader, writer), True
+
+    async def _exchange(self, connection: _Connection, method: str, head: bytes, body) -> Response:
+        writer, reader = connection.writer, connection.reader
+        try:
+            if body is None or isinstance(body, (bytes, bytearray, memoryview)):
+                writer.write(head + bytes(body or b""))
+            else:
+                writer.write(head)
+                await self._send_stream(writer, body, chunked=b"Transfer-Encoding: chunked" in head)
+            await writer.drain()
+        except ConnectionError as exc:
+            raise _StaleConnection() from exc
+        while True:
+            try:
+                block = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if not exc.partial:
+                    raise _StaleConnection() from exc
+                raise BackendConnectionError("the backend hung up mid-response") from exc
+            except ConnectionError as exc:
+                raise _StaleConnection() from exc
+            except asyncio.LimitOverrunError as exc:
+                raise BackendConnectionError("the backend sent an oversized response head") from exc
+            status, headers = _parse_head(block)
+            if status >= 200:
+                break
+        body_expected = method != "HEAD" and status not in _NO_BODY_STATUS
+        return Response(self, connection, status, headers, body_expected)
+
+    @staticmethod
+    async def _send_stream(writer: asyncio.StreamWriter, body, *, chunked: bool) -> None:
+        async for piece in _pieces(body):
+            if not piece:
+                continue
+            writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+            await writer.drain()
+        if chunked:
+            writer.write(b"0\r\n\r\n")
+
+    def _give_back(self, connection: _Connection) -> None:
+        if len(self._idle) >= self.limit:
+            connection.close()
+            return
+        connection.idle_since = time.monotonic()
+        self._idle.append(connection)
+
+    async def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+class _StaleConnection(Exception):
+    """A pooled connection was found closed before the response began."""
+
+
+async def _pieces(body) -> AsyncIterator[bytes]:
+    if hasattr(body, "__aiter__"):
+        async for piece in body:
+            yield piece
+    else:  # a file object (spooled browser uploads)
+        while piece := await asyncio.to_thread(body.read, FILE_CHUNK):
+            yield piece
+
+
+def _parse_head(block: bytes) -> tuple[int, CIMultiDict]:
+    lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise BackendConnectionError(f"the backend sent a malformed status line: {lines[0]!r}")
+    headers: CIMultiDict = CIMultiDict()
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.add(name.strip(), value.strip())
+    return int(parts[1]), headers
