@@ -108,29 +108,59 @@ def test_backend_listens_on_loopback_only_and_refuses_client_keys(server):
     assert identity.stat().st_mode & 0o077 == 0
 
 
-def test_lifecycle_transitions_and_expirations(tmp_path):
-    running = start_server(tmp_path / "data", log_path=tmp_path / "server.log",
+@pytest.fixture(scope="module")
+def lifecycle_server(tmp_path_factory):
+    """A server whose lifecycle passes run every half second."""
+    base = tmp_path_factory.mktemp("lifecycle")
+    running = start_server(base / "data", log_path=base / "server.log",
                            extra_env={"TERRARIUM_S3_LIFECYCLE_INTERVAL": "0.5"})
-    try:
-        s3 = running.client("s3")
-        bucket = bucket_name()
-        s3.create_bucket(Bucket=bucket)
-        for key in ("archive/a.log", "tmp/b.log", "keep/c.log"):
-            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-            {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"},
-             "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
-            {"ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
-             "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
-            {"ID": "later", "Status": "Enabled", "Filter": {"Prefix": "keep/"},
-             "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}]})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-            if listed == {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}:
-                break
-            time.sleep(0.3)
-        assert listed == {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}
-        assert s3.head_object(Bucket=bucket, Key="archive/a.log")["StorageClass"] == "GLACIER"
-    finally:
-        running.stop()
+    yield running
+    running.stop()
+
+
+def wait_for_listing(s3, bucket: str, expected: dict[str, str]) -> dict[str, str]:
+    """The bucket's {key: storage class} once it equals `expected` (or as it is after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+        if listed == expected or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.3)
+
+
+def test_lifecycle_transitions_and_expirations(lifecycle_server):
+    s3 = lifecycle_server.client("s3")
+    bucket = bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    for key in ("archive/a.log", "tmp/b.log", "keep/c.log"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"},
+         "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
+        {"ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+         "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+        {"ID": "later", "Status": "Enabled", "Filter": {"Prefix": "keep/"},
+         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}]})
+    expected = {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}
+    assert wait_for_listing(s3, bucket, expected) == expected
+    assert s3.head_object(Bucket=bucket, Key="archive/a.log")["StorageClass"] == "GLACIER"
+
+
+def test_lifecycle_rules_filtered_by_object_tags(lifecycle_server):
+    s3 = lifecycle_server.client("s3")
+    bucket = bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    for key, tagging in [("x/scratch", "env=tmp"), ("x/kept", "env=prod"), ("logs/cold", "team=a&tier=cold"),
+                         ("logs/warm", "team=a"), ("other/cold", "team=a&tier=cold"), ("logs/untagged", "")]:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging=tagging)
+    s3.put_object_tagging(Bucket=bucket, Key="x/kept", Tagging={"TagSet": [{"Key": "env", "Value": "prod"}]})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "scratch", "Status": "Enabled", "Filter": {"Tag": {"Key": "env", "Value": "tmp"}},
+         "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+        {"ID": "cold-logs", "Status": "Enabled",
+         "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "team", "Value": "a"},
+                                                        {"Key": "tier", "Value": "cold"}]}},
+         "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]}]})
+    expected = {"x/kept": "STANDARD", "logs/cold": "GLACIER", "logs/warm": "STANDARD", "other/cold": "STANDARD",
+                "logs/untagged": "STANDARD"}
+    assert wait_for_listing(s3, bucket, expected) == expected

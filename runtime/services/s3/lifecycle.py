@@ -3,8 +3,10 @@
 `LifecycleRunner.run_once()` walks every bucket with enabled rules: a transition whose `Days` (object age) or
 `Date` has come records the target storage class for the key; an expiration whose time has come deletes the
 object. AWS applies rules asynchronously, about daily; `run_forever(interval)` does a pass per interval.
-Filters: prefix (`Filter.Prefix`, `Filter.And.Prefix`, legacy `Prefix`) and object size bounds; a rule with
-a tag filter is skipped rather than applied wrongly.
+Filters: prefix (`Filter.Prefix`, `Filter.And.Prefix`, legacy `Prefix`), object size bounds and object tags
+(`Filter.Tag`, `Filter.And.Tags`: every named tag must be on the object with that value). An object's tags are
+read from the backend (`?tagging`) only when a tag-filtered rule's other conditions already hold, once per
+object per pass.
 """
 
 from __future__ import annotations
@@ -49,12 +51,21 @@ def _due(action: dict, modified: float, now: float) -> bool:
     return date is not None and now >= date
 
 
-def _selects(rule: dict, key: str, size: int) -> bool | None:
-    """Whether the rule applies to the object; None when its filter is one Terrarium does not evaluate."""
+def _conditions(rule: dict) -> dict:
     filt = rule.get("Filter") or {}
-    conditions = dict(filt.get("And") or {}, **{k: v for k, v in filt.items() if k != "And"})
-    if "Tag" in conditions or "Tags" in conditions:
-        return None
+    return dict(filt.get("And") or {}, **{k: v for k, v in filt.items() if k != "And"})
+
+
+def required_tags(rule: dict) -> dict[str, str]:
+    """The tags (key -> value) an object must carry for the rule to apply; empty when it filters on none."""
+    conditions = _conditions(rule)
+    tags = list(conditions.get("Tags") or []) + ([conditions["Tag"]] if conditions.get("Tag") else [])
+    return {tag["Key"]: tag.get("Value", "") for tag in tags}
+
+
+def selects(rule: dict, key: str, size: int, tags: dict[str, str] | None = None) -> bool:
+    """Whether the rule applies to the object. `tags` may be left out while the rule filters on none."""
+    conditions = _conditions(rule)
     prefix = conditions.get("Prefix", rule.get("Prefix", "")) or ""
     if not key.startswith(prefix):
         return False
@@ -62,7 +73,14 @@ def _selects(rule: dict, key: str, size: int) -> bool | None:
         return False
     if conditions.get("ObjectSizeLessThan") is not None and size >= conditions["ObjectSizeLessThan"]:
         return False
-    return True
+    wanted = required_tags(rule)
+    return not wanted or (tags is not None and all(tags.get(k) == v for k, v in wanted.items()))
+
+
+def parse_tagging(document: bytes) -> dict[str, str]:
+    """The TagSet of a GetObjectTagging answer."""
+    root = fromstring(document)
+    return {tag.findtext(f"{_NS}Key") or "": tag.findtext(f"{_NS}Value") or "" for tag in root.iter(f"{_NS}Tag")}
 
 
 class LifecycleRunner:
@@ -93,8 +111,12 @@ class LifecycleRunner:
         classes: dict[str, str] = {}
         expired: list[str] = []
         async for key, size, modified in self._objects(record.spec["backend"]):
+            tags = None
             for rule in rules:
-                if not _selects(rule, key, size):
+                wanted = required_tags(rule)
+                if wanted and tags is None and selects(rule, key, size, wanted):  # all but the tags hold
+                    tags = await self._tags(record.spec["backend"], key)
+                if not selects(rule, key, size, tags):
                     continue
                 expiration = rule.get("Expiration") or {}
                 if (expiration.get("Days") is not None or expiration.get("Date") is not None) and \
@@ -116,6 +138,14 @@ class LifecycleRunner:
                     current.pop(key, None)
                 return {**spec, "storage_classes": current}
             self.store.update_spec(BUCKET, record.id, update)
+
+    async def _tags(self, backend_bucket: str, key: str) -> dict[str, str]:
+        reply = await self.backend.request("GET", backend_bucket, key, [("tagging", "")], {})
+        try:
+            document = await reply.read()
+        finally:
+            reply.release()
+        return parse_tagging(document) if reply.status == 200 else {}
 
     async def _objects(self, backend_bucket: str):
         token = None
