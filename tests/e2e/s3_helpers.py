@@ -25,14 +25,15 @@ def bucket_name(prefix: str = "b") -> str:
 
 @contextmanager
 def temporary_bucket(s3, prefix: str = "b") -> Iterator[str]:
-    """A new bucket, emptied and deleted afterwards."""
+    """A new bucket, emptied (every version and delete marker) and deleted afterwards."""
     name = bucket_name(prefix)
     s3.create_bucket(Bucket=name)
     try:
         yield name
     finally:
-        for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
         s3.delete_bucket(Bucket=name)
 
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.s3_helpers import bucket_name, error_code, raw, signed
+from tests.e2e.s3_helpers import bucket_name, error_code, raw, signed, temporary_bucket
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +24,8 @@ def s3(server):
 
 @pytest.fixture()
 def bucket(s3):
-    name = bucket_name()
-    s3.create_bucket(Bucket=name)
-    yield name
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
-    s3.delete_bucket(Bucket=name)
+    with temporary_bucket(s3) as name:
+        yield name
 
 
 def code_of(error: ClientError) -> str:
