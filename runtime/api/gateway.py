@@ -26,7 +26,7 @@ from runtime.api.errors import CONSTRAINT, INVALID, MISSING, UNKNOWN, WireError,
 from runtime.api.http import HttpRequest, HttpResponse
 from runtime.api.protocols.rest_xml import RestXmlProtocol
 from runtime.api.sigv4 import (MAX_SKEW_SECONDS, BytesSource, MalformedAuth, PayloadVerifier, Signature,
-                               read_signature, signature_matches, sigv2_query_signature)
+                               is_chunked, read_signature, signature_matches, sigv2_query_signature)
 from runtime.api.validate import coral_message, validate
 from runtime.errors import AwsError
 
@@ -151,7 +151,8 @@ class Gateway:
                 credential = self._authenticate(signed, signature, info, operation)
             verifier = PayloadVerifier(request.headers, signature, credential.secret)
             if not streaming and (signed.body or not verifier.accepts_empty()):
-                http.body = await verifier.read_all(BytesSource(signed.body))
+                http.body = (await verifier.read_all(BytesSource(signed.body)) if is_chunked(request.headers)
+                             else verifier.verify_whole(signed.body))
             ctx = RequestContext("s3", operation.name, self._region(signature, info), request_id,
                                  credential.principal, http, request.remote or "127.0.0.1", request.secure,
                                  credential)
