@@ -4,8 +4,11 @@ For each target: sequential 4 KiB PutObject then GetObject (p50/p99 after a warm
 op by op, so load from elsewhere on the machine falls on all of them alike), then a large object
 (default 256 MiB) put and got `--rounds` times (MB/s, median), while the Terrarium process's RSS is sampled
 every 10 ms. "direct" talks to the embedded SeaweedFS with its own keys, bypassing the gateway, so the
-gateway's cost is the difference. Goals (issue 8): gateway p50 <= 1.3x direct, large-object throughput >=
-80% of direct, gateway RSS growth < 64 MB.
+gateway's cost is the difference. "floor" (small ops only) is the thinnest proxy Terrarium's stack allows: an
+aiohttp server that forwards each request through the gateway's own backend client, without authentication,
+parsing, authorisation or bookkeeping; what any aiohttp gateway costs on this machine before doing any work.
+Goals (issue 8): gateway p50 <= 1.3x direct, large-object throughput >= 80% of direct, gateway RSS growth
+< 64 MB.
 
     .venv/bin/python bench/s3.py [--requests 300] [--large-mib 256] [--rounds 2]
 """
@@ -13,11 +16,13 @@ gateway's cost is the difference. Goals (issue 8): gateway p50 <= 1.3x direct, l
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +34,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.api import start_moto  # noqa: E402
-from tests.server import start_server  # noqa: E402
+from tests.server import free_port, start_server  # noqa: E402
 
 SMALL = 4096
 
@@ -125,18 +130,70 @@ def large_object(s3, bucket: str, large: bytes, rounds: int, pid: int | None) ->
             "rss_growth_mb": rss.growth_mb if pid else None}
 
 
+def serve_floor(backend_url: str, key: str, secret: str, port: int) -> None:
+    """The floor proxy (see the module docstring), until killed."""
+    from aiohttp import web
+
+    from runtime.host.s3backend.client import Backend, BackendEndpoint
+
+    forwarded = {"content-length", "content-type", "x-amz-checksum-crc32"}
+    answered = {"etag", "content-type", "last-modified", "x-amz-version-id"}
+
+    async def main() -> None:
+        backend = Backend(BackendEndpoint(backend_url, key, secret))
+
+        async def forward(request: web.Request) -> web.Response:
+            body = await request.read()
+            bucket, _, name = request.match_info["tail"].partition("/")
+            reply = await backend.request(request.method, bucket, name or None, list(request.query.items()),
+                                          {k: v for k, v in request.headers.items() if k.lower() in forwarded},
+                                          body or None)
+            data = await reply.read()
+            return web.Response(status=reply.status, body=data,
+                                headers={k: v for k, v in reply.headers.items() if k.lower() in answered})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_floor(backend_url: str, key: str, secret: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--floor-proxy", backend_url, key, secret, str(port)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            client(f"http://127.0.0.1:{port}", "a", "b").list_objects_v2(Bucket="tr-floor-probe")
+        except Exception as error:  # the backend's NoSuchBucket, relayed, means the proxy is up
+            if "NoSuchBucket" in str(error):
+                break
+            time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-moto", action="store_true")
+    parser.add_argument("--floor-proxy", nargs=4, metavar=("BACKEND_URL", "KEY", "SECRET", "PORT"),
+                        help=argparse.SUPPRESS)  # internal: run the floor proxy
     args = parser.parse_args()
+    if args.floor_proxy:
+        url, key, secret, port = args.floor_proxy
+        serve_floor(url, key, secret, int(port))
+        return
     large = os.urandom(args.large_mib * 2**20)
     base = Path(tempfile.mkdtemp(prefix="tr-bench-s3-"))
     server = start_server(base / "data", log_path=base / "server.log")
     results = {}
-    moto = None
+    moto = floor = None
     try:
         gateway = server.client("s3")
         gateway.create_bucket(Bucket="tr-bench-warm")  # waits for the backend
@@ -144,9 +201,12 @@ def main() -> None:
         backend_dir = server.data_dir / "s3backend"
         ports = json.loads((backend_dir / "ports.json").read_text())
         identity = json.loads((backend_dir / "identity.json").read_text())
-        direct = client(f"http://127.0.0.1:{ports['s3']}", identity["accessKey"], identity["secretKey"])
+        backend_url = f"http://127.0.0.1:{ports['s3']}"
+        direct = client(backend_url, identity["accessKey"], identity["secretKey"])
+        floor, floor_url = start_floor(backend_url, identity["accessKey"], identity["secretKey"])
         pid = server.process.pid
-        targets = {"Terrarium gateway": (gateway, "bench-gateway"), "SeaweedFS direct": (direct, "tr-bench-direct")}
+        targets = {"Terrarium gateway": (gateway, "bench-gateway"), "SeaweedFS direct": (direct, "tr-bench-direct"),
+                   "floor: bare aiohttp proxy": (client(floor_url, "a", "b"), "tr-bench-floor")}
         pids = {"Terrarium gateway": pid, "SeaweedFS direct": None}
         if not args.no_moto:
             moto, endpoint = start_moto()
@@ -154,8 +214,12 @@ def main() -> None:
             pids["moto_server"] = moto.pid
         results = small_ops(targets, args.requests)
         for name, (s3, bucket) in targets.items():
-            results[name].update(large_object(s3, bucket, large, args.rounds, pids[name]))
+            if name in pids:
+                results[name].update(large_object(s3, bucket, large, args.rounds, pids[name]))
     finally:
+        if floor is not None:
+            floor.kill()
+            floor.wait()
         server.stop()
         if moto is not None:
             moto.kill()
@@ -168,11 +232,14 @@ def main() -> None:
           "server RSS growth MB |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        rss = f"{r['rss_growth_mb']:.1f}" if r["rss_growth_mb"] is not None else "n/a"
+        rss = f"{r['rss_growth_mb']:.1f}" if r.get("rss_growth_mb") is not None else "n/a"
+        large = f"{r['put_mbs']:.0f} | {r['get_mbs']:.0f}" if "put_mbs" in r else "n/a | n/a"
         print(f"| {name} | {r['put_p50']:.2f} / {r['put_p99']:.2f} | {r['get_p50']:.2f} / {r['get_p99']:.2f} | "
-              f"{r['put_mbs']:.0f} | {r['get_mbs']:.0f} | {rss} |")
+              f"{large} | {rss} |")
     g, d = results["Terrarium gateway"], results["SeaweedFS direct"]
-    print(f"\ngateway / direct: PUT p50 {g['put_p50'] / d['put_p50']:.2f}x, GET p50 {g['get_p50'] / d['get_p50']:.2f}x"
+    f = results["floor: bare aiohttp proxy"]
+    print(f"\nfloor / direct: PUT p50 {f['put_p50'] / d['put_p50']:.2f}x, GET p50 {f['get_p50'] / d['get_p50']:.2f}x")
+    print(f"gateway / direct: PUT p50 {g['put_p50'] / d['put_p50']:.2f}x, GET p50 {g['get_p50'] / d['get_p50']:.2f}x"
           f" (goal <= 1.3x); large PUT {100 * g['put_mbs'] / d['put_mbs']:.0f}%, GET "
           f"{100 * g['get_mbs'] / d['get_mbs']:.0f}% of direct (goal >= 80%); RSS growth {g['rss_growth_mb']:.1f} MB "
           f"(goal < 64)")

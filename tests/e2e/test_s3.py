@@ -8,6 +8,7 @@ import zlib
 import base64
 import io
 import json
+import sqlite3
 import zipfile
 
 import pytest
@@ -102,6 +103,22 @@ def test_objects_round_trip(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == body
     s3.put_object_tagging(Bucket=bucket, Key="copy", Tagging={"TagSet": [{"Key": "t", "Value": "v"}]})
     assert s3.get_object_tagging(Bucket=bucket, Key="copy")["TagSet"] == [{"Key": "t", "Value": "v"}]
+
+
+def test_object_bytes_are_never_rewritten(server, s3, bucket):
+    """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
+    object's content that happens to contain the backend's names must come back byte for byte."""
+    ports = json.loads((server.data_dir / "s3backend" / "ports.json").read_text())
+    db = sqlite3.connect(f"file:{server.data_dir / 'state.db'}?mode=ro", uri=True)
+    try:
+        spec = db.execute("SELECT spec FROM records WHERE kind = 's3.bucket' AND id = ?", (bucket,)).fetchone()[0]
+    finally:
+        db.close()
+    backend_bucket = json.loads(spec)["backend"]
+    body = (f"see http://127.0.0.1:{ports['s3']}/{backend_bucket}/x <Name>{backend_bucket}</Name> "
+            f"<RequestId>0123456789ABCDEF</RequestId>").encode()
+    s3.put_object(Bucket=bucket, Key="doc.xml", Body=body)
+    assert s3.get_object(Bucket=bucket, Key="doc.xml")["Body"].read() == body
 
 
 def test_listing_prefix_delimiter_pagination(s3, bucket):

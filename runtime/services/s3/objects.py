@@ -156,13 +156,11 @@ class ObjectsProvider:
             if name == "GetObject" and ok and (reply.content_length is None or reply.content_length > SMALL_BODY):
                 return await self._stream(request, reply, out_headers)
             data = await reply.read()
-            data = data.replace(f">{backend_bucket}<".encode(), f">{record.id}<".encode()).replace(
-                f"/{backend_bucket}/".encode(), f"/{record.id}/".encode())
-            data = data.replace(self.backend.endpoint.url.encode(), f"{request.scheme}://{request.host}".encode())
+            if not (ok and name == "GetObject"):  # an object's own bytes are never rewritten
+                data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
             classes = record.spec.get("storage_classes")
             if classes and name in _LISTINGS:
                 data = _with_storage_classes(data, classes)
-            data = _REQUEST_ID.sub(f"<RequestId>{ctx.request_id}</RequestId>".encode(), data)
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
@@ -171,6 +169,15 @@ class ObjectsProvider:
             return web.Response(status=reply.status, headers=out_headers, body=data)
         finally:
             reply.release()
+
+    def _as_client_sees(self, data: bytes, backend_bucket: str, record, request: web.Request,
+                        request_id: str) -> bytes:
+        """A backend XML answer (listing, multipart result, error) in the client's terms: its bucket name, this
+        endpoint, this request's id."""
+        data = data.replace(f">{backend_bucket}<".encode(), f">{record.id}<".encode()).replace(
+            f"/{backend_bucket}/".encode(), f"/{record.id}/".encode())
+        data = data.replace(self.backend.endpoint.url.encode(), f"{request.scheme}://{request.host}".encode())
+        return _REQUEST_ID.sub(f"<RequestId>{request_id}</RequestId>".encode(), data)
 
     def _headers(self, request: web.Request, params: dict) -> dict[str, str]:
         headers: dict[str, str] = {}
