@@ -11,7 +11,8 @@ Invariants:
 - a connection goes back to the pool only after its response was read to the end; a response released
   early closes its connection, so a pooled connection is never mid-message;
 - a request whose body can be replayed (bytes or none) is retried once on a new connection when a pooled
-  one turns out to have been closed by the server before any byte of the response arrived.
+  one turns out to have been closed by the server before any byte of the response arrived; a streamed body
+  always goes out on a new connection.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 READ_LIMIT = 1 << 20         # stream buffer: large GETs flow in big pieces
 FILE_CHUNK = 256 * 1024
-IDLE_SECONDS = 30.0          # pooled connections older than this are closed, not reused
+IDLE_SECONDS = 15.0          # pooled connections idle longer are closed, not reused (servers time them out)
 CONNECT_SECONDS = 10.0
 _NO_BODY_STATUS = {204, 304}
 
@@ -101,12 +102,9 @@ class Response:
                     self._finish()
                 return data
             data = await reader.readexactly(min(size, self._remaining))  # big pieces: fewer sends onward
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            self._abort()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            self._abort()  # ValueError: a malformed chunk size
             raise BackendConnectionError(f"the backend hung up mid-response: {exc}") from exc
-        if not data:
-            self._abort()
-            raise BackendConnectionError("the backend hung up mid-response")
         self._remaining -= len(data)
         if self._remaining == 0:
             self._finish()
@@ -167,7 +165,7 @@ class Pool:
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview))
         head = self._head(method, target, headers, body)
         while True:
-            connection, fresh = await self._connection()
+            connection, fresh = await self._connection(reuse=replayable)
             try:
                 return await self._exchange(connection, method, head, body)
             except _StaleConnection:
@@ -193,8 +191,10 @@ class Pool:
         lines.append("\r\n")
         return "".join(lines).encode("utf-8", "surrogateescape")
 
-    async def _connection(self) -> tuple[_Connection, bool]:
-        while self._idle:
+    async def _connection(self, *, reuse: bool) -> tuple[_Connection, bool]:
+        """A pooled connection (when `reuse`) or a new one. A streamed body cannot be sent twice, so it gets
+        a new connection rather than risk one the server is closing; it is large enough not to notice."""
+        while reuse and self._idle:
             connection = self._idle.pop()
             if connection.usable():
                 return connection, False
