@@ -164,9 +164,12 @@ def serve_floor(backend_url: str, key: str, secret: str, port: int) -> None:
 
 def start_floor(backend_url: str, key: str, secret: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--floor-proxy", backend_url, key, secret, str(port)])
+    spec = json.dumps({"url": backend_url, "key": key, "secret": secret, "port": port})  # a secret may start "-"
+    process = subprocess.Popen([sys.executable, __file__, "--floor-proxy", spec])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the floor proxy exited")
         try:
             client(f"http://127.0.0.1:{port}", "a", "b").list_objects_v2(Bucket="tr-floor-probe")
         except Exception as error:  # the backend's NoSuchBucket, relayed, means the proxy is up
@@ -182,12 +185,11 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-moto", action="store_true")
-    parser.add_argument("--floor-proxy", nargs=4, metavar=("BACKEND_URL", "KEY", "SECRET", "PORT"),
-                        help=argparse.SUPPRESS)  # internal: run the floor proxy
+    parser.add_argument("--floor-proxy", help=argparse.SUPPRESS)  # internal: run the floor proxy (JSON spec)
     args = parser.parse_args()
     if args.floor_proxy:
-        url, key, secret, port = args.floor_proxy
-        serve_floor(url, key, secret, int(port))
+        spec = json.loads(args.floor_proxy)
+        serve_floor(spec["url"], spec["key"], spec["secret"], spec["port"])
         return
     large = os.urandom(args.large_mib * 2**20)
     base = Path(tempfile.mkdtemp(prefix="tr-bench-s3-"))
