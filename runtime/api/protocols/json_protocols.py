@@ -135,6 +135,24 @@ class RestJsonProtocol(RestProtocol):
         return json.dumps(write_value(member, value)).encode()
 
     def serialize_error(self, service: ServiceModel, error: AwsError, request_id: str) -> HttpResponse:
-        body = {"Type": "User" if error.sender_fault else "Service", "Message": error.message, **error.fields}
-        return HttpResponse(error.status, {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id,
-                                           "x-amzn-ErrorType": error.code}, json.dumps(body).encode())
+        """The body keys and headers the model's error shape names: its message member is `message` or
+        `Message` as modelled, and fields the shape binds to a header (Lambda's `Retry-After`) go there."""
+        headers = {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id, "x-amzn-ErrorType": error.code}
+        members = error_members(service, error.code)
+        body = {"Type": "User" if error.sender_fault else "Service",
+                "message" if "message" in members else "Message": error.message}
+        for name, value in error.fields.items():
+            member = members.get(name)
+            if member is not None and member.serialization.get("location") == "header":
+                headers[member.serialization.get("name", name)] = str(value)
+            else:
+                body[name] = value
+        return HttpResponse(error.status, headers, json.dumps(body).encode())
+
+
+def error_members(service: ServiceModel, code: str) -> dict:
+    """Members of the modelled error shape for `code` (empty for an unmodelled code)."""
+    for shape in service.error_shapes:
+        if shape.metadata.get("error", {}).get("code", shape.name) == code:
+            return dict(shape.members)
+    return {}

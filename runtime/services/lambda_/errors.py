@@ -31,8 +31,15 @@ def too_large(limit: int) -> AwsError:
                     f"Request must be smaller than {limit} bytes for the InvokeFunction operation", 413)
 
 
+RETRY_AFTER_S = 1
+
+
 def throttled(reason: str, message: str = "Rate Exceeded.") -> AwsError:
-    return AwsError("TooManyRequestsException", message, 429, Reason=reason)
+    """A sync throttle as AWS sends it: 429, `Retry-After` (the model's `retryAfterSeconds` header), the body's
+    `Type`, `message` and `Reason` (ReservedFunctionConcurrentInvocationLimitExceeded or
+    ConcurrentInvocationLimitExceeded)."""
+    return AwsError("TooManyRequestsException", message, 429, Reason=reason,
+                    retryAfterSeconds=str(RETRY_AFTER_S))
 
 
 def service_error(message: str) -> AwsError:

@@ -236,10 +236,12 @@ class LambdaService:
         Raises SandboxThrottled / SandboxUnavailable from the sandbox."""
         fn = await self.function_spec(target)
         request_id = request_id or str(uuid.uuid4())
+        started_ms = int(time.time() * 1000)
         result = await self.sandbox.invoke(fn, payload, request_id=request_id, client_context=client_context,
                                            invoked_arn=target.invoked_arn)
         if self._sink is not None:
-            self._sink.put_nowait((target.function.account, fn, result, int(time.time() * 1000)))
+            self._sink.put_nowait((target.function.account, fn, result,
+                                   event_times(result, started_ms, int(time.time() * 1000))))
         return result
 
     async def _drain_sink(self) -> None:
@@ -264,10 +266,10 @@ class LambdaService:
         """Blocking: a batch of finished invocations -> one log write per stream, one ledger write per function."""
         by_stream: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
         usage: dict[tuple[str, str], list[int]] = {}
-        for account, fn, result, at_ms in batch:
+        for account, fn, result, times in batch:
             group = f"/aws/lambda/{fn.name}"
             stream = result.log_stream_name or f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{uuid.uuid4().hex}"
-            by_stream.setdefault((account, group, stream), []).extend((at_ms, line) for line in result.logs)
+            by_stream.setdefault((account, group, stream), []).extend(zip(times, result.logs))
             usage.setdefault((account, fn.name), []).append((fn.memory_mb, result.billed_ms, fn.ephemeral_mb))
         for (account, group, stream), events in by_stream.items():
             if (account, group, stream) not in self._streams:
@@ -295,6 +297,19 @@ def _sandbox_eni(target: Target) -> str | None:
         return None
     enis = target.function.spec.get("HyperplaneEnis") or []
     return enis[0] if enis else None
+
+
+def event_times(result: InvocationResult, started_ms: int, ended_ms: int) -> list[int]:
+    """The CloudWatch timestamp (epoch ms) of each of `result.logs`.
+
+    The sandbox's own times win when it gives one per line (`log_times`: when each line was read from the
+    handler's output). Otherwise only what the service saw: the Init lines and START at the call's start, every
+    later line (the handler's output, END, REPORT) at its end — never later than the line was written."""
+    own = getattr(result, "log_times", None)
+    if own and len(own) == len(result.logs):
+        return [int(t) for t in own]
+    start = next((i for i, line in enumerate(result.logs) if line.startswith("START RequestId: ")), -1)
+    return [started_ms if i <= start else ended_ms for i in range(len(result.logs))]
 
 
 def policy_document(statements: list[dict]) -> dict:
