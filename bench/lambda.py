@@ -13,12 +13,11 @@ from Terrarium's python3.11 runtime image plus a runner that follows the lambci 
 event JSON, logs on stderr, the result JSON as the last stdout line), and the `busybox:latest` moto insists
 on (the same rootfs with `sleep`); both carry label terrarium=1 and are removed at the end. moto's
 containers run with MOTO_DOCKER_NETWORK_MODE=none (the handler needs no network).
-No SAM row: `sam local start-lambda` (aws-sam-cli 1.x, with `--invoke-image terrarium/python3.11:<tag>`, which
-already is a Runtime API image) builds and starts its RIE container, but on this host dockerd runs with
-`--bridge=none --iptables=false`, so the container's published port 8080 never exists and SAM gives up with
-"Timed out while attempting to establish a connection to the container" (tried 2026-11-28); the peers'
-SAM figures measured on a bridged daemon are in /work/shared/reference/runnable-peers.md §3.
-Needs root, bubblewrap and a Docker engine with the terrarium/python3.11 image built.
+`sam local start-lambda` (aws-sam-cli, in its own virtualenv) serves the same handler from AWS's python3.11
+base image rebuilt here, one warm container per function reused across invocations (no per-invocation
+isolation), on an isolated Docker bridge: see bench/peers_sam.py for how and why. Its cold row is the first
+invoke after SAM listens (container create + start + Init), its idle memory the warm container's cgroup.
+Needs root, bubblewrap, nft and a Docker engine with the terrarium/python3.11 image built. `--skip-sam` leaves SAM out.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.peers_sam import sam_local_lambda, stop  # noqa: E402
 from runtime.host.docker import images  # noqa: E402
 from runtime.services.lambda_.runtimes import pick_image  # noqa: E402
 from runtime.services.lambda_.stack import cgroup_root  # noqa: E402
@@ -223,12 +222,25 @@ def bench_moto(n: int, seconds: float) -> dict:
         return {"cold": cold, "p50": statistics.median(warm), "p99": pct(warm, 0.99), "rate": rate,
                 "total": total, "idle_mb": idle, "n": n}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 10)
         os.unlink(log.name)
+
+
+# ------------------------------------------------------------------------------------------ SAM
+
+def bench_sam(n: int, seconds: float) -> dict:
+    with sam_local_lambda(HANDLER) as peer:
+        def make_client():
+            return boto3.client("lambda", endpoint_url=peer.endpoint_url, region_name="us-east-1",
+                                aws_access_key_id="testing", aws_secret_access_key="testing", config=CONFIG)
+        lam = make_client()
+        cold = timed_invoke(lam, peer.function)
+        for _ in range(10):
+            timed_invoke(lam, peer.function)
+        warm = [timed_invoke(lam, peer.function) for _ in range(n)]
+        rate, total = throughput(make_client, peer.function, seconds)
+        return {"cold": cold, "p50": statistics.median(warm), "p99": pct(warm, 0.99), "rate": rate,
+                "total": total, "idle_mb": peer.idle_memory_mb(), "n": n}
 
 
 def main() -> int:
@@ -236,6 +248,8 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200, help="Terrarium invocations at concurrency 1")
     parser.add_argument("--moto-n", type=int, default=20, help="moto invocations at concurrency 1")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the concurrency-4 runs")
+    parser.add_argument("--sam-n", type=int, default=200, help="SAM invocations at concurrency 1")
+    parser.add_argument("--skip-sam", action="store_true", help="leave out the sam local start-lambda row")
     args = parser.parse_args()
     rows = {"Terrarium": bench_terrarium(args.n, args.seconds)}
     build_moto_images()
@@ -243,6 +257,8 @@ def main() -> int:
         rows["moto_server 5.x"] = bench_moto(args.moto_n, max(args.seconds, 10.0))
     finally:
         remove_moto_images()
+    if not args.skip_sam:
+        rows["sam local start-lambda 1.170"] = bench_sam(args.sam_n, args.seconds)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nLambda invoke via boto3, handler imports boto3 and returns its event; "
           f"{os.cpu_count()} CPUs, load average {load}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
@@ -253,6 +269,9 @@ def main() -> int:
         print(f"| {name} | {r['cold']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']} | {r['rate']:.1f} "
               f"({r['total']} calls) | {r['idle_mb']:.1f} |")
     t, m = rows["Terrarium"], rows["moto_server 5.x"]
+    if "sam local start-lambda 1.170" in rows:
+        print(f"Terrarium p50 / SAM p50 in this run: {t['p50'] / rows['sam local start-lambda 1.170']['p50']:.2f} "
+              "(SAM reuses one warm container; Terrarium forks a fresh sandbox per invocation)")
     print(f"\nTerrarium p50 is {m['p50'] / t['p50']:.0f}x faster than moto's in this run "
           f"(goals: cold <= 500 ms, p50 <= 20 ms, p99 <= 60 ms, >= 50/s, >= 20x moto).")
     return 0
