@@ -54,8 +54,12 @@ MAX_WARM = 16
 
 @dataclass
 class _Drained:
+    """What a pipe delivered; `marks` are (bytes kept so far, epoch seconds) after each read, so a byte's
+    arrival time is that of the first mark covering it."""
+
     data: bytes
     truncated: int
+    marks: tuple[tuple[int, float], ...] = ()
 
 
 class _Drain:
@@ -65,6 +69,7 @@ class _Drain:
         self.fd, self.cap = fd, cap
         self.buf = bytearray()
         self.dropped = 0
+        self.marks: list[tuple[int, float]] = []
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[_Drained] = self.loop.create_future()
         self.on_chunk = None
@@ -77,6 +82,7 @@ class _Drain:
                 room = self.cap - len(self.buf)
                 self.buf += chunk[:room]
                 self.dropped += max(0, len(chunk) - room)
+                self.marks.append((len(self.buf), time.time()))
         except BlockingIOError:
             if self.on_chunk is not None:
                 self.on_chunk()
@@ -87,13 +93,13 @@ class _Drain:
         """What has arrived so far, after reading whatever is waiting in the pipe."""
         if not self.done.done():
             self._readable()
-        return self.done.result() if self.done.done() else _Drained(bytes(self.buf), self.dropped)
+        return self.done.result() if self.done.done() else _Drained(bytes(self.buf), self.dropped, tuple(self.marks))
 
     def close(self) -> None:
         if not self.done.done():
             self.loop.remove_reader(self.fd)
             os.close(self.fd)
-            self.done.set_result(_Drained(bytes(self.buf), self.dropped))
+            self.done.set_result(_Drained(bytes(self.buf), self.dropped, tuple(self.marks)))
 
 
 @dataclass
@@ -555,7 +561,7 @@ class SandboxManager:
             await asyncio.wait_for(asyncio.shield(settled), remaining_s)
         except asyncio.TimeoutError:
             timed_out = True
-        t_done = time.monotonic()
+        t_done, wall_done = time.monotonic(), time.time()
         if timed_out:
             # SIGKILL everything now and answer at once; reaping and cgroup removal follow in _retire.
             peak, oom = await asyncio.to_thread(self._kill_and_measure, inv_rel)
@@ -575,14 +581,16 @@ class SandboxManager:
             raise ZygoteGone(zygote.key)
         host_ms = ((t_result[0] if t_result else t_done) - t_send) * 1000
         return self._result(fn, zygote, cold, request_id, results, output, peak, oom, timed_out,
-                            host_ms=host_ms, elapsed_s=t_done - t_start)
+                            host_ms=host_ms, elapsed_s=t_done - t_start, wall_done=wall_done)
 
     def _result(self, fn, zygote, cold, request_id, results: _Drained, output: _Drained, peak: int, oom: bool,
-                timed_out: bool, host_ms: float, elapsed_s: float) -> InvocationResult:
+                timed_out: bool, host_ms: float, elapsed_s: float, wall_done: float) -> InvocationResult:
         rec = _parse_records(results.data)
         init_ms = zygote.init.init_ms if cold else None
         logs = list(zygote.init.log) if cold else []
         logs.append(report.start_line(request_id, fn.version))
+        wall_start = wall_done - elapsed_s
+        times = [wall_start] * len(logs) + report.line_times(output.data, output.marks, wall_done)
         logs += report.split_output(output.data)
         if output.truncated:
             logs.append(f"[Terrarium] {output.truncated} bytes of output dropped (log limit {MAX_LOG_BYTES})")
@@ -623,7 +631,9 @@ class SandboxManager:
                                 logs=logs, duration_ms=round(duration_ms, 2), billed_ms=billed,
                                 max_memory_mb=max_used, init_duration_ms=round(init_ms, 2) if cold else None,
                                 timed_out=timed_out, error_type=error_type, memory_size_mb=fn.memory_mb,
-                                log_stream_name=zygote.log_stream)
+                                log_stream_name=zygote.log_stream,
+                                log_times=tuple(int(t * 1000) for t in
+                                                times + [wall_done] * (len(logs) - len(times))))
 
     # ------------------------------------------------------------------------------------------ idle
 

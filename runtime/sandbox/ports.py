@@ -51,7 +51,8 @@ class InvocationResult:
     """One finished invocation. `payload` is the handler's result or AWS's error object (JSON bytes).
 
     `log_stream_name` is the execution environment's stream (`YYYY/MM/DD/[<version>]<32 hex>`, new with
-    every zygote, as AWS starts a stream per environment): where `logs` belong under /aws/lambda/<name>."""
+    every zygote, as AWS starts a stream per environment): where `logs` belong under /aws/lambda/<name>.
+    `log_times` (epoch ms, one per line of `logs` when given) is when each line happened."""
 
     payload: bytes
     function_error: FunctionError | None
@@ -65,6 +66,7 @@ class InvocationResult:
     error_type: str | None = None
     memory_size_mb: int = 128
     log_stream_name: str = ""
+    log_times: tuple[int, ...] = ()
 
 
 class SandboxThrottled(TerrariumError):

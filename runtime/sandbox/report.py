@@ -90,6 +90,24 @@ def log_tail(lines: list[str]) -> str:
     return data[-LOG_TAIL_BYTES:].decode(errors="ignore")
 
 
+def line_times(data: bytes, marks: tuple[tuple[int, float], ...], default: float) -> list[float]:
+    """When each of `split_output(data)`'s lines was complete: the time of the first read (`marks`: bytes
+    kept so far, epoch seconds) that delivered the line's last byte, else `default`. A newline is never part of
+    a multi-byte UTF-8 sequence, so byte lines and decoded lines correspond one to one."""
+    ends, pos = [], 0
+    for line in data.split(b"\n"):
+        pos += len(line) + 1
+        ends.append(min(pos, len(data)))
+    if data.endswith(b"\n") or not data:
+        ends.pop()
+    times, i = [], 0
+    for end in ends:
+        while i < len(marks) and marks[i][0] < end:
+            i += 1
+        times.append(marks[i][1] if i < len(marks) else default)
+    return times
+
+
 def split_output(data: bytes) -> list[str]:
     """Handler stdout/stderr → one log event per line, as the runtime's stdout reaches CloudWatch."""
     lines = data.decode(errors="replace").split("\n")

@@ -75,8 +75,6 @@ def test_start_before_handler_lines_before_report(events, api):
     assert [e["timestamp"] for e in got] == sorted(e["timestamp"] for e in got)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7: the sandbox does not yet report when each output line was "
-                                       "read (InvocationResult.log_times), so handler lines carry the end time")
 @pytest.mark.parametrize("api", ["get", "filter"])
 def test_each_handler_line_carries_the_time_it_was_written(events, api):
     got = events[api]

@@ -23,22 +23,20 @@ def test_start_and_init_at_the_start_the_rest_at_the_end():
 
 
 def test_per_line_times_from_the_sandbox_are_used():
-    @dataclasses.dataclass(frozen=True)
-    class Timed(InvocationResult):
-        log_times: tuple[int, ...] = ()
-
-    base = _result(["first", "second"])
-    timed = Timed(**{f.name: getattr(base, f.name) for f in dataclasses.fields(InvocationResult)},
-                  log_times=(990, 1000, 1001, 1202, 1250, 1250))
+    timed = dataclasses.replace(_result(["first", "second"]), log_times=(990, 1000, 1001, 1202, 1250, 1250))
     assert event_times(timed, 1000, 1251) == [990, 1000, 1001, 1202, 1250, 1250]
 
 
 def test_per_line_times_of_the_wrong_length_are_ignored():
-    @dataclasses.dataclass(frozen=True)
-    class Timed(InvocationResult):
-        log_times: tuple[int, ...] = ()
-
-    base = _result([])
-    timed = Timed(**{f.name: getattr(base, f.name) for f in dataclasses.fields(InvocationResult)},
-                  log_times=(1,))
+    timed = dataclasses.replace(_result([]), log_times=(1,))
     assert event_times(timed, 1000, 1250) == [1000, 1000, 1250, 1250]
+
+
+def test_each_output_line_gets_the_time_its_last_byte_arrived():
+    data = b"first\nsecond\nthird"
+    marks = ((3, 10.0), (13, 11.0), (18, 12.0))
+    assert report.line_times(data, marks, 99.0) == [11.0, 11.0, 12.0]
+    assert report.line_times(b"a\n", ((2, 5.0),), 99.0) == [5.0]
+    assert report.line_times(b"a\nb\n", ((2, 5.0),), 99.0) == [5.0, 99.0]
+    assert report.line_times(b"", (), 99.0) == []
+    assert len(report.line_times(data, marks, 0)) == len(report.split_output(data))

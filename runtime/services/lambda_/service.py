@@ -305,9 +305,8 @@ def event_times(result: InvocationResult, started_ms: int, ended_ms: int) -> lis
     The sandbox's own times win when it gives one per line (`log_times`: when each line was read from the
     handler's output). Otherwise only what the service saw: the Init lines and START at the call's start, every
     later line (the handler's output, END, REPORT) at its end — never later than the line was written."""
-    own = getattr(result, "log_times", None)
-    if own and len(own) == len(result.logs):
-        return [int(t) for t in own]
+    if result.log_times and len(result.log_times) == len(result.logs):
+        return list(result.log_times)
     start = next((i for i, line in enumerate(result.logs) if line.startswith("START RequestId: ")), -1)
     return [started_ms if i <= start else ended_ms for i in range(len(result.logs))]
 
