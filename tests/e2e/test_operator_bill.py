@@ -96,7 +96,7 @@ def test_ec2_instance_seconds_times_the_type_price(server):
         report = bill(server)
         assert report["Totals"]["ec2"] >= sum(r["CostUsd"] for r in rows)
         described = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
-        listed = next(r for r in json.loads(terrarium(server, "ps", "--json").stdout) if r["InstanceId"] == instance)
+        listed = next(r for r in json.loads(terrarium(server, "ps", "--json").stdout)["instances"] if r["InstanceId"] == instance)
         assert listed["PublicIp"] == described.get("PublicIpAddress")
         assert listed["Eni"] == described["NetworkInterfaces"][0]["NetworkInterfaceId"]
         assert listed["Container"] in subprocess.run(["docker", "ps", "--format", "{{.Names}}"],
