@@ -17,9 +17,12 @@ Blocking calls, like the rest of this package.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import time
+
+from pyroute2.netlink.exceptions import NetlinkError
 
 from runtime.errors import NotFound, RealiseError
 
@@ -33,6 +36,10 @@ _SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net
             "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1",
             "net.netfilter.nf_conntrack_tcp_loose": "0"}
 PLUG_TIMEOUT_S = 2.0
+# Interface indexes are per namespace, so a plug names both ends' indexes up front and needs no lookups: the
+# sandbox's namespace is fresh (lo is 1, its eth0 asks for 2), and here tr-s-<pid> asks for a pid-derived one.
+SANDBOX_ETH0_INDEX = 2
+LINK_INDEX_BASE = 1 << 22
 
 
 def _ruleset(eni: Eni) -> str:
@@ -109,20 +116,27 @@ def plug_sandbox(eni_id: str, pid: int, timeout_s: float = PLUG_TIMEOUT_S) -> st
     except (OSError, StopIteration) as exc:
         raise RealiseError(f"sandbox {pid} is gone: {exc}") from exc
     link, address, target = naming.sandbox_link(pid), sandbox_address(pid), f"/proc/{pid}/ns/net"
+    eth0 = SANDBOX_ETH0_INDEX
 
     def eni_side(ipr) -> None:
-        links.delete_link(ipr, link)  # a link left by an earlier sandbox with the same pid
-        links.add_veth(ipr, link, "eth0", target)
-        index = links.index_of(ipr, link)
+        index = LINK_INDEX_BASE + pid
+        veth = {"ifname": link, "kind": "veth", "state": "up",
+                "peer": {"ifname": "eth0", "net_ns_fd": target, "index": eth0}}
+        try:
+            ipr.link("add", index=index, **veth)
+        except NetlinkError as exc:  # a link left by an earlier sandbox with this pid, or the index is taken
+            if exc.code != errno.EEXIST:
+                raise
+            links.delete_link(ipr, link)
+            ipr.link("add", **veth)
+            index = links.index_of(ipr, link)
         ipr.addr("add", index=index, address=GATEWAY_IP, prefixlen=32)
-        ipr.link("set", index=index, state="up")
         ipr.route("add", dst=f"{address}/32", oif=index, proto=links.RT_PROTO_STATIC)
 
     def sandbox_side(ipr) -> None:
-        index = links.index_of(ipr, "eth0")
-        ipr.addr("add", index=index, address=address, prefixlen=32)
-        ipr.link("set", index=index, state="up")
-        links.ensure_default_route(ipr, "eth0", GATEWAY_IP)
+        ipr.addr("add", index=eth0, address=address, prefixlen=32)
+        ipr.link("set", index=eth0, state="up")
+        ipr.route("replace", dst="0.0.0.0/0", gateway=GATEWAY_IP, oif=eth0, flags=["onlink"])
 
     links.in_ns(path, eni_side)
     links.in_ns(target, sandbox_side)

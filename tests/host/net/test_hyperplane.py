@@ -88,6 +88,10 @@ def test_sandboxes_share_the_eni_and_nothing_else(world):
         hyperplane.ensure(v, fn_eni)
         assert hyperplane.ensure(v, fn_eni) == naming.netns_path(naming.lambda_netns(fn_eni.eni_id))  # idempotent
         a, b = sandboxes
+        eni_ns = naming.netns_path(naming.lambda_netns(fn_eni.eni_id))
+        links.in_ns(eni_ns, lambda ipr: ipr.link(  # left by an earlier sandbox with a's pid: replaced
+            "add", ifname=naming.sandbox_link(a.proc.pid), kind="veth", peer={"ifname": "tr-stale"},
+            index=hyperplane.LINK_INDEX_BASE + a.proc.pid))
         address_a = hyperplane.plug_sandbox(fn_eni.eni_id, a.proc.pid)
         address_b = hyperplane.plug_sandbox(fn_eni.eni_id, b.proc.pid)
         assert address_a != address_b and address_a.startswith("100.")
@@ -102,7 +106,6 @@ def test_sandboxes_share_the_eni_and_nothing_else(world):
         assert not tcp_from_ns(web_ns, "10.0.1.20", 7000, NO)  # not even through the ENI's address
 
         a.close()
-        eni_ns = naming.netns_path(naming.lambda_netns(fn_eni.eni_id))
         deadline = time.monotonic() + 5
         while naming.sandbox_link(a.proc.pid) in links.in_ns(eni_ns, links.links):
             assert time.monotonic() < deadline, "a dead sandbox's link must go with its namespace"
