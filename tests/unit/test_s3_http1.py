@@ -124,3 +124,65 @@ def test_unreachable_backend_is_a_connection_error():
             return
         raise AssertionError("expected BackendConnectionError")
     asyncio.run(main())
+
+
+def _raw(replies: list[bytes], scenario) -> None:
+    """A server that answers the n-th request on a connection with `replies[n]` byte for byte (then, when
+    the list is used up, closes), for responses aiohttp's server would not send."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in replies:
+            if not await reader.readuntil(b"\r\n\r\n"):
+                break
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        pool = Pool("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            await scenario(pool)
+        finally:
+            await pool.close()
+            server.close()
+    asyncio.run(main())
+
+
+def test_trailers_head_with_length_and_reuse_on_one_connection():
+    replies = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nx-amz-checksum-crc32: AAAAAA==\r\n\r\n",
+               b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"e\"\r\n\r\n",
+               b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"]
+
+    async def scenario(pool: Pool) -> None:
+        reply = await pool.request("GET", "/a", {})
+        assert reply.content_length is None and await reply.read() == b"hello world"
+        reply = await pool.request("HEAD", "/a", {})  # a length but no body: the connection stays usable
+        assert (reply.status, reply.content_length, reply.headers["ETag"]) == (200, 1000, '"e"')
+        assert await reply.read() == b""
+        reply = await pool.request("DELETE", "/a", {})
+        assert reply.status == 204 and await reply.read() == b""
+        assert len(pool._idle) == 1  # all three on one connection
+    _raw(replies, scenario)
+
+
+def test_a_body_ended_by_closing_the_connection():
+    async def scenario(pool: Pool) -> None:
+        reply = await pool.request("GET", "/a", {})
+        assert reply.content_length is None and await reply.read() == b"until the end"
+        assert not pool._idle
+    _raw([b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"], scenario)
+
+
+def test_malformed_responses_are_connection_errors():
+    async def expect_error(pool: Pool) -> None:
+        try:
+            reply = await pool.request("GET", "/a", {})
+            await reply.read()
+        except BackendConnectionError:
+            return
+        raise AssertionError("expected BackendConnectionError")
+
+    _raw([b"HTTX/9 nonsense\r\n\r\n"], expect_error)
+    _raw([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"], expect_error)
+    _raw([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], expect_error)
