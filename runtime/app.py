@@ -62,6 +62,7 @@ from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.cors import BucketCors
 from runtime.services.s3.objects import ObjectsProvider
 from runtime.services.s3.lifecycle import LifecycleRunner, lifecycle_interval
+from runtime.services.s3.storage_meter import StorageMeter, storage_interval
 from runtime.services.s3.post import PostObjectHandler
 from runtime.services.s3.website import WebsiteServer
 from runtime.state import SqliteStore, Store
@@ -241,10 +242,12 @@ async def _s3_ctx(app: web.Application):
         gateway.s3_cors = BucketCors(store)
         gateway.s3_post = PostObjectHandler(store, backend, gateway.credentials, access,
                                             gateway.dispatcher.get("s3", "PutObject"), app[SETTINGS].data_dir / "tmp")
-        lifecycle = asyncio.create_task(LifecycleRunner(store, backend).run_forever(lifecycle_interval()))
+        background = [asyncio.create_task(LifecycleRunner(store, backend).run_forever(lifecycle_interval())),
+                      asyncio.create_task(StorageMeter(store, backend).run_forever(storage_interval()))]
         yield
-        lifecycle.cancel()
-        await asyncio.gather(lifecycle, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
 
 
 def _new_web_app() -> web.Application:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runtime.config import Settings
 from runtime.iam import account as accounts
+from runtime.services._shared.days import hours_in_month, seconds_by_utc_day, utc_day
 from runtime.state import SqliteStore, kinds
 
 HOST_TOOLS = ("dockerd", "iptables", "ip6tables", "ebtables", "ipset", "mmdebstrap", "bwrap", "ip")
@@ -250,20 +251,6 @@ def log_events(settings: Settings, group: str, *, since_ms: int | None = None, a
 
 # ------------------------------------------------------------------------------------------- bill
 
-def _day(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
-
-
-def _split_by_day(start: float, end: float) -> dict[str, float]:
-    """Seconds of [start, end) per UTC day."""
-    out: dict[str, float] = {}
-    while start < end:
-        midnight = (int(start // 86400) + 1) * 86400
-        out[_day(start)] = out.get(_day(start), 0.0) + min(end, midnight) - start
-        start = min(end, midnight)
-    return out
-
-
 def _month_back(month: str, n: int) -> str:
     year, mon = map(int, month.split("-"))
     index = year * 12 + mon - 1 - n
@@ -274,9 +261,9 @@ def _run_period_by_day(start: float, end: float) -> dict[str, float]:
     """One run period's billed seconds per UTC day: exact, with the 60 s minimum's top-up on its first day."""
     from runtime.control.instances import BILLING_MINIMUM_S
 
-    per_day = _split_by_day(start, end)
+    per_day = seconds_by_utc_day(start, end)
     if end - start < BILLING_MINIMUM_S:
-        per_day[_day(start)] = per_day.get(_day(start), 0.0) + BILLING_MINIMUM_S - (end - start)
+        per_day[utc_day(start)] = per_day.get(utc_day(start), 0.0) + BILLING_MINIMUM_S - (end - start)
     return per_day
 
 
@@ -297,7 +284,7 @@ def _ec2_rows(store, now: float) -> list[dict]:
         recorded = sum(max(BILLING_MINIMUM_S, e - s) for s, e in record.status.get("RunPeriods", ()))
         undated = float(record.status.get("BilledSeconds", 0.0)) - recorded  # closed before periods were kept
         if undated > 1e-6:
-            per_day[_day(record.updated)] = per_day.get(_day(record.updated), 0.0) + undated
+            per_day[utc_day(record.updated)] = per_day.get(utc_day(record.updated), 0.0) + undated
         for day, seconds in sorted(per_day.items()):
             rows.append({"Day": day, "Service": "ec2", "Resource": record.id, "Detail": kind,
                          "Quantity": round(seconds, 3), "Unit": "instance-seconds",
@@ -322,13 +309,30 @@ def _lambda_rows(store, account: str, now: float, months: int) -> list[dict]:
     return rows
 
 
+def _s3_rows(store, account: str, now: float, months: int) -> list[dict]:
+    from runtime.services.s3 import storage_meter
+
+    current = time.strftime("%Y-%m", time.gmtime(now))
+    window = [_month_back(current, back) for back in range(months)]
+    rows = []
+    for (bucket, day, klass), hours in sorted(storage_meter.byte_hours(store, account, window, now).items()):
+        gb_months = hours / (1 << 30) / hours_in_month(day)
+        price = storage_meter.PRICE_PER_GB_MONTH.get(klass)
+        rows.append({"Day": day, "Service": "s3", "Resource": bucket, "Detail": f"storage {klass}",
+                     "Quantity": round(gb_months, 9), "Unit": "GB-month",
+                     "CostUsd": round(gb_months * price, 6) if price is not None else None})
+    return rows
+
+
 def bill(settings: Settings, *, months: int = 12, now: float | None = None) -> dict:
     """What this Terrarium's resources would cost on AWS (us-east-1 list prices), per resource and per day.
 
     EC2: billed instance seconds (60 s minimum per run period, topped up on the period's first day) x the
     type's hourly price; every run period, open or closed (the instance's `RunPeriods`), split exactly by UTC
-    day. Seconds closed before instances kept their periods are booked on the record's last update. Lambda: requests and GB-seconds from its ledger, which keeps months, so
-    Lambda rows carry a month. S3 storage: not tracked (the store does not record object sizes)."""
+    day. Seconds closed before instances kept their periods are booked on the record's last update. Lambda:
+    requests and GB-seconds from its ledger, which keeps months, so Lambda rows carry a month. S3: GB-months
+    per bucket, storage class and UTC day from the server's storage measurements (runtime/services/s3/
+    storage_meter.py), up to now at the last measured size."""
     now = time.time() if now is None else now
     rows: list[dict] = []
     if settings.db_path.exists() and (settings.data_dir / accounts.ACCOUNT_FILE).exists():
@@ -336,15 +340,11 @@ def bill(settings: Settings, *, months: int = 12, now: float | None = None) -> d
         with SqliteStore(settings.db_path) as store:
             rows += _ec2_rows(store, now)
             rows += _lambda_rows(store, account, now, months)
-            buckets = [r.id for r in store.list("s3.bucket", account)]
-    else:
-        buckets = []
-    rows += [{"Day": None, "Service": "s3", "Resource": name, "Detail": "storage", "Quantity": None,
-              "Unit": "GB-month", "CostUsd": None} for name in buckets]
+            rows += _s3_rows(store, account, now, months)
     totals: dict[str, float] = {}
     for row in rows:
         if row["CostUsd"] is not None:
             totals[row["Service"]] = round(totals.get(row["Service"], 0.0) + row["CostUsd"], 6)
     return {"Currency": "USD", "GeneratedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
             "Rows": rows, "Totals": totals, "Total": round(sum(totals.values()), 6),
-            "NotTracked": ["s3 storage: Terrarium does not record object sizes"]}
+            "NotTracked": ["s3 requests and data transfer", "s3 multipart uploads in progress"]}

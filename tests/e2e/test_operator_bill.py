@@ -1,5 +1,6 @@
 """`terrarium bill`: EC2 instance seconds x the type's price, Lambda requests and GB-seconds from its ledger,
-S3 storage reported as not tracked; per resource and per day, as a table or --json."""
+S3 storage in GB-months as the server measures it in the backend; per resource and per day, as a table or
+--json."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 
 from runtime.services.ec2.instance_types import TYPES
 from runtime.services.lambda_.billing import PRICE_PER_REQUEST
+from runtime.services.s3.storage_meter import PRICE_PER_GB_MONTH
 from runtime.state import SqliteStore
 from tests.e2e.test_operator_cli import terrarium
+from tests.server import start_server
 
 TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -34,19 +37,54 @@ def until(check, timeout: float = 60.0):
     return value
 
 
-def test_s3_storage_is_reported_as_not_tracked(server):
-    s3 = server.client("s3")
+@pytest.fixture(scope="module")
+def metered(tmp_path_factory):
+    """A server of its own that measures S3 storage every half second."""
+    base = tmp_path_factory.mktemp("metered")
+    running = start_server(base / "data", log_path=base / "server.log",
+                           extra_env={"TERRARIUM_S3_STORAGE_INTERVAL": "0.5"})
+    yield running
+    running.stop()
+
+
+def test_s3_storage_is_measured_in_the_backend_and_billed(metered):
+    s3 = metered.client("s3")
     s3.create_bucket(Bucket="op-bill-bucket")
+    s3.put_bucket_versioning(Bucket="op-bill-bucket", VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket="op-bill-plain")  # never versioned
+    body = b"x" * (3 * 1024 * 1024)
     try:
-        report = bill(server)
-        row = next(r for r in report["Rows"] if r["Resource"] == "op-bill-bucket")
-        assert row["Service"] == "s3" and row["CostUsd"] is None
-        assert any("s3 storage" in note for note in report["NotTracked"])
-        table = terrarium(server, "bill")
+        s3.put_object(Bucket="op-bill-plain", Key="small.txt", Body=b"y" * 1000)
+        s3.put_object(Bucket="op-bill-bucket", Key="a.bin", Body=body)
+        s3.put_object(Bucket="op-bill-bucket", Key="a.bin", Body=body)  # the noncurrent version is billed too
+        s3.put_object(Bucket="op-bill-bucket", Key="cold.bin", Body=body[:1024 * 1024], StorageClass="GLACIER")
+
+        def measured(bucket: str):
+            with SqliteStore(metered.data_dir / "state.db") as store:
+                last = store.get_meta("s3.storage/last", {})
+            return last.get(metered.account_id, {}).get(bucket, {}).get("bytes")
+        assert until(lambda: measured("op-bill-bucket") == {"STANDARD": 2 * len(body), "GLACIER": 1024 * 1024})
+        assert measured("op-bill-plain") == {"STANDARD": 1000}
+        first = bill(metered)
+        time.sleep(1.5)
+        later = bill(metered)
+        rows = {r["Detail"]: r for r in later["Rows"] if r["Resource"] == "op-bill-bucket"}
+        assert set(rows) >= {"storage STANDARD", "storage GLACIER"}
+        for row in rows.values():
+            assert row["Service"] == "s3" and row["Unit"] == "GB-month" and row["Quantity"] > 0
+            price = PRICE_PER_GB_MONTH[row["Detail"].split()[1]]
+            assert row["CostUsd"] == pytest.approx(row["Quantity"] * price, abs=1e-6)
+        grown = {r["Detail"]: r["Quantity"] for r in first["Rows"] if r["Resource"] == "op-bill-bucket"}
+        assert rows["storage STANDARD"]["Quantity"] > grown.get("storage STANDARD", 0)  # it accrues with time
+        table = terrarium(metered, "bill")
         assert table.returncode == 0
-        assert any("op-bill-bucket" in line and "not tracked" in line for line in table.stdout.splitlines())
+        assert any("op-bill-bucket" in line and "GB-month" in line for line in table.stdout.splitlines())
     finally:
+        for version in s3.list_object_versions(Bucket="op-bill-bucket").get("Versions", []):
+            s3.delete_object(Bucket="op-bill-bucket", Key=version["Key"], VersionId=version["VersionId"])
         s3.delete_bucket(Bucket="op-bill-bucket")
+        s3.delete_object(Bucket="op-bill-plain", Key="small.txt")
+        s3.delete_bucket(Bucket="op-bill-plain")
 
 
 @pytest.mark.host

@@ -11,7 +11,9 @@ import pytest
 from runtime import operator
 from runtime.config import Settings
 from runtime.iam import account as accounts
+from runtime.services._shared.days import utc_day
 from runtime.services.ec2.instance_types import TYPES
+from runtime.services.s3 import storage_meter
 from runtime.state import SqliteStore
 
 MIDNIGHT = timegm((2026, 11, 28, 0, 0, 0))
@@ -57,4 +59,35 @@ def test_seconds_closed_before_periods_were_kept_land_on_the_last_update(setting
     instance(settings, "i-0000000000000003a", {"BilledSeconds": 120.0})
     with SqliteStore(settings.db_path) as store:
         updated = store.get("ec2.instance", "i-0000000000000003a").updated
-    assert ec2_rows(settings, now=updated) == {operator._day(updated): 120.0}
+    assert ec2_rows(settings, now=updated) == {utc_day(updated): 120.0}
+
+
+GIB = 1 << 30
+
+
+def test_s3_storage_is_integrated_per_day_and_class_between_samples(settings):
+    account = accounts.load_or_create(settings.data_dir).account_id
+    with SqliteStore(settings.db_path) as store:
+        storage_meter.record_sample(store, MIDNIGHT - 3600, {(account, "photos"): {"STANDARD": 2 * GIB}})
+        storage_meter.record_sample(store, MIDNIGHT + 7200, {(account, "photos"): {"STANDARD": GIB,
+                                                                                  "GLACIER": 4 * GIB}})
+    rows = operator.bill(settings, now=MIDNIGHT + 10800)["Rows"]
+    s3 = {(r["Day"], r["Detail"]): r for r in rows if r["Service"] == "s3"}
+    hours_in_november = 30 * 24
+    # 2 GiB for the hour before midnight, then 2 hours more; since the second sample, 1 GiB + 4 GiB for an hour
+    assert s3[("2026-11-27", "storage STANDARD")]["Quantity"] == round(2 * 1 / hours_in_november, 9)
+    assert s3[("2026-11-28", "storage STANDARD")]["Quantity"] == round((2 * 2 + 1) / hours_in_november, 9)
+    glacier = s3[("2026-11-28", "storage GLACIER")]
+    assert glacier["Quantity"] == round(4 / hours_in_november, 9) and glacier["Unit"] == "GB-month"
+    assert glacier["CostUsd"] == round(4 / hours_in_november * storage_meter.PRICE_PER_GB_MONTH["GLACIER"], 6)
+    assert all(r["Resource"] == "photos" for r in s3.values())
+
+
+def test_a_bucket_no_longer_measured_stops_accruing(settings):
+    account = accounts.load_or_create(settings.data_dir).account_id
+    with SqliteStore(settings.db_path) as store:
+        storage_meter.record_sample(store, MIDNIGHT, {(account, "gone"): {"STANDARD": GIB}})
+        storage_meter.record_sample(store, MIDNIGHT + 3600, {})
+    for now in (MIDNIGHT + 3600, MIDNIGHT + 36000):
+        rows = [r for r in operator.bill(settings, now=now)["Rows"] if r["Service"] == "s3"]
+        assert [(r["Day"], r["Quantity"]) for r in rows] == [("2026-11-28", round(1 / (30 * 24), 9))]

@@ -2,8 +2,8 @@
 
 `LifecycleRunner.run_once()` walks every bucket with enabled rules: a transition whose `Days` (object age) or
 `Date` has come records the target storage class for the key; an expiration whose time has come deletes the
-object. AWS applies rules asynchronously, about daily; `run_forever(interval)` does a pass per interval.
-Filters: prefix (`Filter.Prefix`, `Filter.And.Prefix`, legacy `Prefix`), object size bounds and object tags
+object. AWS applies rules asynchronously, about daily; `run_forever(interval)` does a pass at start and one
+per interval. Filters: prefix (`Filter.Prefix`, `Filter.And.Prefix`, legacy `Prefix`), object size bounds and object tags
 (`Filter.Tag`, `Filter.And.Tags`: every named tag must be on the object with that value). An object's tags are
 read from the backend (`?tagging`) only when a tag-filtered rule's other conditions already hold, once per
 object per pass.
@@ -11,19 +11,14 @@ object per pass.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import time
 from datetime import datetime, timezone
 from xml.etree.ElementTree import fromstring
 
-from runtime.host.s3backend import Backend, BackendUnavailable
+from runtime.services.s3.background import BackgroundPass
 from runtime.services.s3.buckets import revived
 from runtime.services.s3.records import BUCKET
-from runtime.state import Store
 
-LOG = logging.getLogger(__name__)
 DAY = 86400.0
 INTERVAL_ENV = "TERRARIUM_S3_LIFECYCLE_INTERVAL"
 
@@ -31,6 +26,8 @@ INTERVAL_ENV = "TERRARIUM_S3_LIFECYCLE_INTERVAL"
 def lifecycle_interval() -> float:
     """Seconds between lifecycle passes: hourly by default (AWS: about daily), shorter for tests."""
     return float(os.environ.get(INTERVAL_ENV, "3600"))
+
+
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
@@ -83,21 +80,8 @@ def parse_tagging(document: bytes) -> dict[str, str]:
     return {tag.findtext(f"{_NS}Key") or "": tag.findtext(f"{_NS}Value") or "" for tag in root.iter(f"{_NS}Tag")}
 
 
-class LifecycleRunner:
-    def __init__(self, store: Store, backend: Backend, clock=time.time) -> None:
-        self.store = store
-        self.backend = backend
-        self.clock = clock
-
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_once()
-            except BackendUnavailable:
-                LOG.info("lifecycle pass skipped: the S3 backend is unavailable")
-            except Exception:
-                LOG.exception("lifecycle pass failed")
+class LifecycleRunner(BackgroundPass):
+    what = "lifecycle pass"
 
     async def run_once(self) -> None:
         now = self.clock()
