@@ -350,6 +350,12 @@ class SqliteStore:
             self._conn.execute("UPDATE jobs SET lease_until = NULL, not_before = ? WHERE id = ?",
                                (retry_at, job_id))
 
+    def release_leases(self, topic: str, *, now: float) -> int:
+        with self.transaction():
+            return self._conn.execute(
+                "UPDATE jobs SET lease_until = NULL, not_before = MIN(not_before, ?)"
+                " WHERE topic = ? AND lease_until IS NOT NULL", (now, topic)).rowcount
+
     # --- meta and maintenance ------------------------------------------------------------------------
     def append_log_events(self, account: str, group: str, stream: str,
                           events: Iterable[tuple[int, str]]) -> int:

@@ -96,6 +96,10 @@ class Store(Protocol):
     def fail(self, job_id: int, retry_at: float) -> None:
         """Release the lease and make the job due again at `retry_at`."""
 
+    def release_leases(self, topic: str, *, now: float) -> int:
+        """Make every claimed job of `topic` due at `now`; returns how many. For a consumer starting up: the
+        claims it finds were made by a server that is gone (crashed, or stopped mid-claim)."""
+
     # --- meta ------------------------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A JSON value stored under `key` (account id, root key, ...), or `default`."""

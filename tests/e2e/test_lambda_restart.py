@@ -22,7 +22,7 @@ import time
 
 
 def handler(event, context):
-    time.sleep(event.get("seconds", 0))
+    time.sleep(max(0.0, event.get("until", 0) - time.time()))
     print("DONE", event["marker"])
     return event
 '''
@@ -54,8 +54,10 @@ def test_restart_loses_no_queued_async_invocation(tmp_path):
             assert lam.invoke(FunctionName="held", InvocationType="Event",
                               Payload=json.dumps({"marker": marker}).encode())["StatusCode"] == 202
         busy = uuid.uuid4().hex
+        # "busy" runs until a fixed wall-clock time: well past the stop below however slow it is, and a rerun
+        # after the restart ends at the same moment
         lam.invoke(FunctionName="busy", InvocationType="Event",
-                   Payload=json.dumps({"marker": busy, "seconds": 3}).encode())
+                   Payload=json.dumps({"marker": busy, "until": time.time() + 15}).encode())
         time.sleep(1.0)  # "busy" is running now; "held" is throttled and waiting in the queue
     finally:
         assert server.stop() == 0

@@ -12,8 +12,8 @@ queue with exponential backoff (1 s doubling to 5 min) without counting as an at
 MaximumEventAgeInSeconds is dropped. Exhausted or expired events go to the OnFailure destination, successes
 to OnSuccess, each as AWS's invocation record, delivered as an asynchronous invoke of the destination
 function (an invocation made for a destination triggers no destinations itself: no loops). Jobs live
-in the database, so a restart loses none: a job claimed when the server stops is
-released for immediate retry, and one held by a crashed server is claimable again when its lease expires.
+in the database, so a restart loses none: a job claimed when the server stops (or crashes, or is cancelled
+mid-claim) is released at the next start for immediate retry.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ class AsyncWorker:
 
     async def start(self) -> None:
         self._stopping = False
+        released = await asyncio.to_thread(self.store.release_leases, ASYNC_TOPIC, now=self.clock())
+        if released:
+            LOG.info("%d asynchronous invocation(s) interrupted by the last stop are due again", released)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._consume()) for _ in range(self.workers)]
 

@@ -65,3 +65,18 @@ def test_jobs_and_leases_survive_reopening(tmp_path):
         assert second.claim("t", now=101.0, lease_seconds=30) is None
         recovered = second.claim("t", now=130.0, lease_seconds=30)
         assert recovered.payload == {"n": 1} and recovered.attempts == 2
+
+
+def test_release_leases_makes_a_topics_claimed_jobs_due_now(store):
+    claimed = store.enqueue("t", {"n": 1})
+    store.enqueue("t", {"n": 2}, not_before=50.0)
+    later = store.enqueue("t", {"n": 3}, not_before=500.0)
+    other = store.enqueue("other", {"n": 4})
+    store.claim("t", now=100.0, lease_seconds=960)
+    store.claim("t", now=100.0, lease_seconds=960)
+    store.claim("other", now=100.0, lease_seconds=960)
+    assert store.release_leases("t", now=101.0) == 2
+    assert {store.claim("t", now=101.0, lease_seconds=1).payload["n"] for _ in range(2)} == {1, 2}
+    assert store.claim("t", now=101.0, lease_seconds=1) is None  # n=3 was never claimed and is not due yet
+    assert store.claim("other", now=101.0, lease_seconds=1) is None
+    assert claimed and later and other

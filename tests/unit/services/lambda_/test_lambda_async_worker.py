@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import zipfile
 
 import pytest
@@ -105,6 +106,15 @@ def test_success_goes_to_on_success(store, tmp_path):
     service.enqueue_async(arn("f"), b'{"ok": true}')
     asyncio.run(run_until(lambda: bool(sandbox.invokes) and sandbox.invokes[-1].fn.name == "sink", worker, service))
     assert json.loads(sandbox.invokes[-1].payload)["responsePayload"] == {"ok": True}
+
+
+def test_a_job_claimed_by_a_server_that_is_gone_runs_at_the_next_start(store, tmp_path):
+    sandbox = RecordingSandbox()
+    service, worker = build(store, tmp_path, sandbox)
+    service.enqueue_async(arn("f"), b'{"n": 1}')
+    assert store.claim(ASYNC_TOPIC, now=time.time(), lease_seconds=960) is not None  # its claimer then died
+    asyncio.run(run_until(lambda: bool(sandbox.invokes), worker, service))
+    assert json.loads(sandbox.invokes[0].payload) == {"n": 1}
 
 
 def test_expired_event_is_not_run(store, tmp_path):
