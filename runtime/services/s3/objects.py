@@ -42,6 +42,7 @@ _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfe
                   "x-amz-id-2", "content-length", "owner"}
 _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no HTTP header value may carry these
 
 
 def object_arn(ctx: RequestContext, params: dict) -> list[str]:
@@ -140,6 +141,10 @@ class ObjectsProvider:
                 headers["Content-Length"] = str(len(body))
         query = [(k, v) for k, v in request.query.items()
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
+        for name, value in query:
+            if name.startswith("response-") and _CONTROL.search(value):  # it would become a response header
+                raise AwsError("InvalidArgument", f"Invalid value for {name}: control characters are not "
+                               f"allowed in a header value", 400, ArgumentName=name)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
