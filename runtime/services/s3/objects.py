@@ -141,10 +141,10 @@ class ObjectsProvider:
                 headers["Content-Length"] = str(len(body))
         query = [(k, v) for k, v in request.query.items()
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
-        for name, value in query:
-            if name.startswith("response-") and _CONTROL.search(value):  # it would become a response header
-                raise AwsError("InvalidArgument", f"Invalid value for {name}: control characters are not "
-                               f"allowed in a header value", 400, ArgumentName=name)
+        for parameter, value in query:
+            if parameter.startswith("response-") and _CONTROL.search(value):  # it would become a response header
+                raise AwsError("InvalidArgument", f"Invalid value for {parameter}: control characters are not "
+                               f"allowed in a header value", 400, ArgumentName=parameter)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
