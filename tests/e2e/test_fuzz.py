@@ -56,7 +56,7 @@ def assert_aws_error(response: urllib3.BaseHTTPResponse) -> None:
 def send(server, service, method, path, body: bytes, content_type: str, headers=None, sign=True):
     request = AWSRequest(method, server.endpoint + path, data=body,
                          headers={"Content-Type": content_type, **(headers or {})})
-    if service == "logs":
+    if service == "logs" and "X-Amz-Target" not in request.headers:
         request.headers["X-Amz-Target"] = "Logs_20140328.DescribeLogGroups"
     if sign:
         SigV4Auth(Credentials(server.access_key, server.secret_key), service, "us-east-1").add_auth(request)

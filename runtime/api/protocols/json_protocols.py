@@ -40,6 +40,8 @@ def read_value(shape: Shape, value, path: str):
         if not isinstance(value, dict):
             raise WireError(INVALID, path, f"Expected a map for {path}")
         return {k: read_value(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (dict, list)):  # an object or array where the model has a scalar
+        raise WireError(INVALID, path, f"Expected a {kind} for {path}")
     if kind == "string" and not isinstance(value, str):
         raise WireError(INVALID, path, f"Expected a string for {path}")
     if kind in ("integer", "long") and (isinstance(value, str) or isinstance(value, float) and not value.is_integer()):
