@@ -105,6 +105,16 @@ def test_objects_round_trip(s3, bucket):
     assert s3.get_object_tagging(Bucket=bucket, Key="copy")["TagSet"] == [{"Key": "t", "Value": "v"}]
 
 
+def test_empty_objects_and_folder_markers(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    s3.put_object(Bucket=bucket, Key="folder/", Body=b"")
+    for key in ("empty", "folder/"):
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b""
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == 0
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [(o["Key"], o["Size"]) for o in listed] == [("empty", 0), ("folder/", 0)]
+
+
 def test_object_bytes_are_never_rewritten(server, s3, bucket):
     """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
     object's content that happens to contain the backend's names must come back byte for byte."""
