@@ -280,7 +280,7 @@ def install_routes(router: web.UrlDispatcher, app: web.Application) -> None:
     router.add_get("/_terrarium/operations", operations)
     router.add_get("/_terrarium/activity", activity)
     lambda_web.add_routes(router, lambda request: app[LAMBDA].web)
-    router.add_route("*", "/{tail:.*}", aws_endpoint)
+    router.add_route("*", r"/{tail:[\s\S]*}", aws_endpoint)  # any path: S3 keys may hold newlines
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -115,6 +115,27 @@ def test_empty_objects_and_folder_markers(s3, bucket):
     assert [(o["Key"], o["Size"]) for o in listed] == [("empty", 0), ("folder/", 0)]
 
 
+def test_keys_the_backend_cannot_hold_are_not_implemented_rather_than_altered(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a", Body=b"the real a")
+    for key, body in (("/a", b"x"), ("a//b", b"x"), ("/", b"x"), ("back\\slash", b"x"), ("dir/", b"data")):
+        with pytest.raises(ClientError) as caught:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        assert code_of(caught.value) == "NotImplemented", key
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="/a")  # would otherwise read "a"
+    assert code_of(caught.value) == "NotImplemented"
+    with pytest.raises(ClientError) as caught:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "/a"}]})  # would otherwise delete "a"
+    assert code_of(caught.value) == "NotImplemented"
+    with pytest.raises(ClientError) as caught:
+        s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}//a")
+    assert code_of(caught.value) == "NotImplemented"
+    s3.put_object(Bucket=bucket, Key="dir/", Body=b"")  # an empty folder marker is fine
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "dir/"]
+    assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"the real a"
+
+
 def test_object_bytes_are_never_rewritten(server, s3, bucket):
     """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
     object's content that happens to contain the backend's names must come back byte for byte."""

@@ -131,3 +131,46 @@ def test_a_response_override_with_a_control_character_is_an_invalid_argument(s3,
         assert caught.value.response["Error"]["Code"] == "InvalidArgument", value
     assert s3.get_object(Bucket=bucket, Key="kept.txt", ResponseContentType="text/x-kept")["ContentType"] == \
         "text/x-kept"
+
+
+def test_garbage_write_headers_get_s3_errors(server, s3, bucket):
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(header=st.sampled_from(["Content-MD5", "x-amz-checksum-crc32", "x-amz-checksum-sha256",
+                                   "x-amz-sdk-checksum-algorithm", "x-amz-storage-class", "x-amz-tagging",
+                                   "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-server-side-encryption",
+                                   "x-amz-acl", "x-amz-website-redirect-location", "x-amz-object-lock-mode",
+                                   "x-amz-meta-colour", "Expires", "x-amz-copy-source-range",
+                                   "x-amz-copy-source-if-match", "If-None-Match", "If-Match"]),
+           value=header_text, copy=st.booleans())
+    def check(header, value, copy):
+        headers = {header: value}
+        if copy and header != "x-amz-copy-source":
+            headers["x-amz-copy-source"] = f"/{bucket}/kept.txt"
+        status, _, reply = signed(server, "PUT", f"/{bucket}/scratch.txt", body=b"" if copy else b"scratch",
+                                  headers=headers)
+        assert_s3_error(status, reply)
+
+    check()
+    s3.delete_object(Bucket=bucket, Key="scratch.txt")
+    assert_bucket_intact(s3, bucket)
+
+
+def test_whatever_key_is_accepted_round_trips_exactly(s3, bucket):
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60))
+    def check(key):
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        except ClientError as error:
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            assert status < 500 or error.response["Error"]["Code"] == "NotImplemented", error.response
+            return
+        try:
+            assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
+            assert key in [o["Key"] for o in listed]
+        finally:
+            s3.delete_object(Bucket=bucket, Key=key)
+
+    check()
+    assert_bucket_intact(s3, bucket)

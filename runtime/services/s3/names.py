@@ -1,4 +1,4 @@
-"""Bucket names (AWS rules) and the backend names that hide them."""
+"""Bucket names (AWS rules) and the backend names that hide them; object keys the backend cannot hold."""
 
 from __future__ import annotations
 
@@ -23,3 +23,19 @@ def new_backend_name() -> str:
     """A fresh backend bucket per created bucket: a deleted and re-created bucket never sees old objects,
     and no client-chosen name ever reaches the backend."""
     return BACKEND_PREFIX + secrets.token_hex(12)
+
+
+def check_object_key(key: str, *, writes_data: bool = False) -> None:
+    """`NotImplemented` for a key that the filesystem-style backends (SeaweedFS, MinIO) would not store as
+    itself. They map keys to paths: an empty segment ("/a", "a//b") collapses onto another key, a backslash
+    is listed as "/", and data under a key ending in "/" is dropped (the key becomes a directory). AWS
+    accepts all of these; answering so is honest where storing them would be silently wrong."""
+    if key.startswith("/") or "//" in key:
+        reason = "an empty path segment (a leading '/' or '//')"
+    elif "\\" in key:
+        reason = "a backslash"
+    elif writes_data and key.endswith("/"):
+        reason = "data under a key ending in '/' (only an empty folder marker can end in '/')"
+    else:
+        return
+    raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot store a key with {reason}.", 501, Key=key)

@@ -25,6 +25,7 @@ from runtime.api.sigv4 import decoded_length, is_chunked
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import bucket_arn, unavailable
+from runtime.services.s3.names import check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import BUCKET, get_bucket
 from runtime.state import Store
@@ -90,6 +91,7 @@ _LISTED_OBJECT = re.compile(rb"<(Contents|Version)>(.*?)</\1>", re.S)
 _LISTED_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
 _LISTED_CLASS = re.compile(rb"<StorageClass>[^<]*</StorageClass>")
 _STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
+_WRITES_DATA = {"CopyObject", "CreateMultipartUpload"}  # and PutObject with a body
 
 
 def _proxied(name: str, action: str, resources, streaming: bool, event: str | None):
@@ -119,6 +121,11 @@ class ObjectsProvider:
         record = get_bucket(self.store, params["Bucket"], ctx.extras)
         backend_bucket = record.spec["backend"]
         key = params.get("Key")
+        if key is not None:
+            check_object_key(key, writes_data=name in _WRITES_DATA or (
+                name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
+        for deleted in (params.get("Delete") or {}).get("Objects", []):
+            check_object_key(deleted["Key"])
         headers = self._headers(request, params)
         if "x-amz-copy-source" in headers:
             await self._check_source(ctx, request.headers["x-amz-copy-source"])
@@ -210,6 +217,7 @@ class ObjectsProvider:
     def _copy_source(self, source: str) -> str:
         path, _, version = unquote(source).lstrip("/").partition("?")
         bucket, _, key = path.partition("/")
+        check_object_key(key)
         record = get_bucket(self.store, bucket)
         text = f"/{record.spec['backend']}/{quote(key, safe='/-_.~')}"
         return text + (f"?{version}" if version else "")

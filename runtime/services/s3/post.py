@@ -28,6 +28,7 @@ from runtime.api.sigv4 import signing_key
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import unavailable
+from runtime.services.s3.names import check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import get_bucket
 from runtime.state import Store
@@ -141,6 +142,7 @@ class PostObjectHandler:
     async def _store(self, request, bucket, fields, spooled, size, filename, request_id) -> web.StreamResponse:
         credential, policy = self._credential(fields)
         key = fields.get("key", "").replace("${filename}", filename)
+        check_object_key(key, writes_data=size > 0)
         check_policy(policy, fields, bucket, size, datetime.now(timezone.utc))
         ctx = RequestContext("s3", "PutObject", "us-east-1", request_id, credential.principal,
                              HttpRequest("POST", f"/{bucket}", "", request.headers), request.remote or "127.0.0.1",
