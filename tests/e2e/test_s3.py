@@ -136,6 +136,22 @@ def test_keys_the_backend_cannot_hold_are_not_implemented_rather_than_altered(s3
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"the real a"
 
 
+def test_user_metadata_is_limited_to_2_kb(s3, bucket):
+    fits = {"k": "v" * 2047}  # 1 + 2047 bytes: exactly the limit
+    s3.put_object(Bucket=bucket, Key="fits", Body=b"x", Metadata=fits)
+    assert s3.head_object(Bucket=bucket, Key="fits")["Metadata"] == fits
+    for call in (lambda md: s3.put_object(Bucket=bucket, Key="big", Body=b"x", Metadata=md),
+                 lambda md: s3.create_multipart_upload(Bucket=bucket, Key="big", Metadata=md),
+                 lambda md: s3.copy_object(Bucket=bucket, Key="big", CopySource=f"{bucket}/fits", Metadata=md,
+                                           MetadataDirective="REPLACE")):
+        with pytest.raises(ClientError) as caught:
+            call({"k": "v" * 2048})
+        assert code_of(caught.value) == "MetadataTooLarge"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["fits"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
 def test_object_bytes_are_never_rewritten(server, s3, bucket):
     """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
     object's content that happens to contain the backend's names must come back byte for byte."""

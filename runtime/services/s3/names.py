@@ -1,4 +1,5 @@
-"""Bucket names (AWS rules) and the backend names that hide them; object keys the backend cannot hold."""
+"""Bucket names (AWS rules) and the backend names that hide them; object keys the backend cannot hold; the
+user-metadata size limit."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def check_object_key(key: str, *, writes_data: bool = False) -> None:
     else:
         return
     raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot store a key with {reason}.", 501, Key=key)
+
+
+MAX_METADATA_BYTES = 2048
+META_PREFIX = "x-amz-meta-"
+
+
+def check_metadata_size(headers: dict[str, str]) -> None:
+    """`MetadataTooLarge` when the user metadata (`x-amz-meta-*`) exceeds AWS's 2 KB: the sum of the UTF-8
+    bytes of each name (without the prefix) and value."""
+    size = sum(len(name[len(META_PREFIX):].encode("utf-8", "surrogateescape"))
+               + len(value.encode("utf-8", "surrogateescape"))
+               for name, value in headers.items() if name.lower().startswith(META_PREFIX))
+    if size > MAX_METADATA_BYTES:
+        raise AwsError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", 400,
+                       Size=str(size), MaxSizeAllowed=str(MAX_METADATA_BYTES))

@@ -25,7 +25,7 @@ from runtime.api.sigv4 import decoded_length, is_chunked
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import bucket_arn, unavailable
-from runtime.services.s3.names import check_object_key
+from runtime.services.s3.names import check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import BUCKET, get_bucket
 from runtime.state import Store
@@ -127,6 +127,7 @@ class ObjectsProvider:
         for deleted in (params.get("Delete") or {}).get("Objects", []):
             check_object_key(deleted["Key"])
         headers = self._headers(request, params)
+        check_metadata_size(headers)
         if "x-amz-copy-source" in headers:
             await self._check_source(ctx, request.headers["x-amz-copy-source"])
         if "payload" in ctx.extras:

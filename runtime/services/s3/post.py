@@ -28,7 +28,7 @@ from runtime.api.sigv4 import signing_key
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import unavailable
-from runtime.services.s3.names import check_object_key
+from runtime.services.s3.names import check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import get_bucket
 from runtime.state import Store
@@ -156,6 +156,7 @@ class PostObjectHandler:
             lowered = name.lower()
             if lowered in ("content-type", "cache-control", "content-disposition") or lowered.startswith("x-amz-meta-"):
                 headers[lowered] = value
+        check_metadata_size(headers)
         try:
             with open(spooled, "rb") as body:
                 reply = await self.backend.request("PUT", record.spec["backend"], key, [], headers, body)
