@@ -10,6 +10,7 @@ import io
 import json
 import sqlite3
 import zipfile
+from urllib.parse import unquote_plus
 
 import pytest
 from botocore.config import Config
@@ -150,6 +151,25 @@ def test_user_metadata_is_limited_to_2_kb(s3, bucket):
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["fits"]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_prefix_is_listed_only_while_something_is_stored_under_it(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="gone/deep/x", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="kept dir/y", Body=b"2")
+    s3.delete_object(Bucket=bucket, Key="gone/deep/x")
+    v2 = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in v2["CommonPrefixes"]] == ["kept dir/"] and v2["KeyCount"] == 1
+    assert [p["Prefix"] for p in s3.list_objects(Bucket=bucket, Delimiter="/")["CommonPrefixes"]] == ["kept dir/"]
+    encoded = s3.list_objects_v2(Bucket=bucket, Delimiter="/", EncodingType="url")
+    assert [unquote_plus(p["Prefix"]) for p in encoded["CommonPrefixes"]] == ["kept dir/"]
+    assert "CommonPrefixes" not in s3.list_objects_v2(Bucket=bucket, Prefix="gone/", Delimiter="/")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="versioned/z", Body=b"3")
+    s3.delete_object(Bucket=bucket, Key="versioned/z")  # a delete marker: no current object, two versions
+    assert [p["Prefix"] for p in s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"]] == \
+        ["kept dir/"]
+    listed = s3.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["kept dir/", "versioned/"]
 
 
 def test_object_bytes_are_never_rewritten(server, s3, bucket):

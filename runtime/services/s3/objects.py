@@ -27,6 +27,7 @@ from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import bucket_arn, unavailable
 from runtime.services.s3.names import check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
+from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket
 from runtime.state import Store
 
@@ -43,6 +44,7 @@ _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfe
                   "x-amz-id-2", "content-length", "owner"}
 _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+_FILE_AND_FOLDER = re.compile(rb"<Code>ExistingObjectIs(File|Directory)</Code>")  # SeaweedFS's own codes
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no HTTP header value may carry these
 
 
@@ -169,11 +171,22 @@ class ObjectsProvider:
             if name == "GetObject" and ok and (reply.content_length is None or reply.content_length > SMALL_BODY):
                 return await self._stream(request, reply, out_headers)
             data = await reply.read()
+            if not ok and _FILE_AND_FOLDER.search(data):
+                raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot hold both an object and a folder "
+                               f"marker of the same name ('{key.rstrip('/')}' and '{key.rstrip('/')}/').", 501,
+                               Key=key)
             if not (ok and name == "GetObject"):  # an object's own bytes are never rewritten
                 data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
             classes = record.spec.get("storage_classes")
             if classes and name in _LISTINGS:
                 data = _with_storage_classes(data, classes)
+            if ok and name in _LISTINGS and params.get("Delimiter"):
+                try:
+                    data = await without_empty_prefixes(self.backend, backend_bucket, data,
+                                                        versions=name == "ListObjectVersions",
+                                                        url_encoded=params.get("EncodingType") == "url")
+                except BackendUnavailable as exc:
+                    raise unavailable() from exc
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
