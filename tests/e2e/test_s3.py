@@ -133,6 +133,9 @@ def test_keys_the_backend_cannot_hold_are_not_implemented_rather_than_altered(s3
         s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}//a")
     assert code_of(caught.value) == "NotImplemented"
     s3.put_object(Bucket=bucket, Key="dir/", Body=b"")  # an empty folder marker is fine
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="a/", Body=b"")  # but not beside an object "a"
+    assert code_of(caught.value) == "NotImplemented"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "dir/"]
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"the real a"
 
