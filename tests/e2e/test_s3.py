@@ -175,6 +175,18 @@ def test_a_prefix_is_listed_only_while_something_is_stored_under_it(s3, bucket):
     assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["kept dir/", "versioned/"]
 
 
+def test_a_listing_page_is_in_byte_order(s3, bucket):
+    keys = ["a/b", "a-c", "a b", "a.d", "a/b/c", "a0", "é", "Z", "x y/k", "x/k"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"1")
+    ordered = sorted(keys, key=str.encode)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ordered
+    assert [o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]] == ordered
+    assert [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == ordered
+    prefixes = s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"]
+    assert [p["Prefix"] for p in prefixes] == ["a/", "x y/", "x/"]
+
+
 def test_object_bytes_are_never_rewritten(server, s3, bucket):
     """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
     object's content that happens to contain the backend's names must come back byte for byte."""

@@ -26,6 +26,7 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import bucket_arn, unavailable
 from runtime.services.s3.names import check_metadata_size, check_object_key
+from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket
@@ -187,6 +188,8 @@ class ObjectsProvider:
                                                         url_encoded=params.get("EncodingType") == "url")
                 except BackendUnavailable as exc:
                     raise unavailable() from exc
+            if ok and name in _LISTINGS:
+                data = in_byte_order(data, name, url_encoded=params.get("EncodingType") == "url")
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
