@@ -253,6 +253,30 @@ def test_multipart_with_checksums(s3, bucket):
     assert code_of(caught.value) == "NoSuchUpload"
 
 
+def test_multipart_errors(s3, bucket):
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=n,
+                                                      Body=b"tiny")["ETag"]} for n in (1, 2)]
+    cases = [
+        (lambda: s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=0, Body=b"x"), "InvalidArgument"),
+        (lambda: s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=10001, Body=b"x"),
+         "InvalidArgument"),
+        (lambda: s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload,
+                                              MultipartUpload={"Parts": []}), "MalformedXML"),
+        (lambda: s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload,
+                                              MultipartUpload={"Parts": parts[::-1]}), "InvalidPartOrder"),
+        (lambda: s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload,
+                                              MultipartUpload={"Parts": parts}), "EntityTooSmall"),
+        (lambda: s3.list_parts(Bucket=bucket, Key="m", UploadId="no-such-upload"), "NoSuchUpload"),
+    ]
+    for call, expected in cases:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == expected
+    assert [p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="m", UploadId=upload)["Parts"]] == [1, 2]
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload)
+
+
 def test_wrong_checksum_is_bad_digest(server, bucket):
     status, _, body = signed(server, "PUT", f"/{bucket}/k", body=b"hello",
                              headers={"x-amz-checksum-crc32": "AAAAAA=="})

@@ -18,7 +18,7 @@ from runtime.iam import policy as engine
 from runtime.iam.policy import MalformedPolicy
 from runtime.services.s3.access import is_public_policy
 from runtime.services.s3.cors import check_configuration as check_cors
-from runtime.services.s3.names import check_bucket_name, new_backend_name
+from runtime.services.s3.names import check_bucket_name, malformed_xml, new_backend_name
 from runtime.services.s3.notifications import check_configuration
 from runtime.services.s3.records import BUCKET, find_bucket, get_bucket, owner
 from runtime.state import Store
@@ -196,8 +196,7 @@ class BucketsProvider:
         config = params.get("VersioningConfiguration") or {}
         status = config.get("Status")
         if status not in ("Enabled", "Suspended"):
-            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                                           "against our published schema", 400)
+            raise malformed_xml()
         try:
             await self.backend.set_versioning(record.spec["backend"], status)
         except BackendUnavailable as exc:

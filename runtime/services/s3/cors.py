@@ -25,6 +25,7 @@ from aiohttp import web
 
 from runtime.api.http import HttpRequest
 from runtime.errors import AwsError
+from runtime.services.s3.names import malformed_xml
 from runtime.services.s3.records import find_bucket
 from runtime.state import Store
 
@@ -39,8 +40,7 @@ def check_configuration(config: dict) -> None:
     """What PutBucketCors refuses before storing."""
     rules = (config or {}).get("CORSRules") or []
     if not rules:
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                                       "published schema", 400)
+        raise malformed_xml()
     for rule in rules:
         for method in rule.get("AllowedMethods") or []:
             if method not in METHODS:

@@ -1,5 +1,5 @@
-"""Bucket names (AWS rules) and the backend names that hide them; object keys the backend cannot hold; the
-user-metadata size limit."""
+"""Checks of S3 input that no model states: bucket names (AWS rules) and the backend names that hide them,
+object keys the backend cannot hold, the user-metadata size limit, part numbers, malformed configurations."""
 
 from __future__ import annotations
 
@@ -55,3 +55,14 @@ def check_metadata_size(headers: dict[str, str]) -> None:
     if size > MAX_METADATA_BYTES:
         raise AwsError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", 400,
                        Size=str(size), MaxSizeAllowed=str(MAX_METADATA_BYTES))
+
+
+def malformed_xml() -> AwsError:
+    return AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                                    "published schema", 400)
+
+
+def check_part_number(number: int) -> None:
+    if not 1 <= number <= 10000:
+        raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400,
+                       ArgumentName="partNumber", ArgumentValue=str(number))

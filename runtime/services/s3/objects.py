@@ -25,7 +25,7 @@ from runtime.api.sigv4 import decoded_length, is_chunked
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import bucket_arn, unavailable
-from runtime.services.s3.names import check_metadata_size, check_object_key
+from runtime.services.s3.names import check_metadata_size, check_object_key, check_part_number, malformed_xml
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
@@ -129,6 +129,10 @@ class ObjectsProvider:
                 name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
         for deleted in (params.get("Delete") or {}).get("Objects", []):
             check_object_key(deleted["Key"])
+        if name in ("UploadPart", "UploadPartCopy"):
+            check_part_number(params["PartNumber"])
+        if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
+            raise malformed_xml()
         headers = self._headers(request, params)
         check_metadata_size(headers)
         if "x-amz-copy-source" in headers:
