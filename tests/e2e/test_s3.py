@@ -253,6 +253,19 @@ def test_multipart_with_checksums(s3, bucket):
     assert code_of(caught.value) == "NoSuchUpload"
 
 
+def test_a_version_id_on_a_bucket_never_versioned_is_an_invalid_argument(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"current")
+    for call in (lambda: s3.get_object(Bucket=bucket, Key="k", VersionId="garbage"),
+                 lambda: s3.delete_object(Bucket=bucket, Key="k", VersionId="garbage")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == "InvalidArgument"
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket=bucket, Key="k", VersionId="garbage")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"current"
+
+
 def test_multipart_errors(s3, bucket):
     upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=n,

@@ -129,6 +129,10 @@ class ObjectsProvider:
                 name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
         for deleted in (params.get("Delete") or {}).get("Objects", []):
             check_object_key(deleted["Key"])
+        version = params.get("VersionId")
+        if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
+            raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
+                           ArgumentValue=version)
         if name in ("UploadPart", "UploadPartCopy"):
             check_part_number(params["PartNumber"])
         if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
