@@ -266,6 +266,25 @@ def test_a_version_id_on_a_bucket_never_versioned_is_an_invalid_argument(s3, buc
     assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"current"
 
 
+def test_tag_sets_follow_s3s_rules(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    bad = [
+        (lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [
+            {"Key": f"k{i}", "Value": "v"} for i in range(11)]}), "BadRequest"),
+        (lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [
+            {"Key": "same", "Value": "1"}, {"Key": "same", "Value": "2"}]}), "InvalidTag"),
+        (lambda: s3.put_object(Bucket=bucket, Key="k2", Body=b"x", Tagging="aws:cost=1"), "InvalidTag"),
+        (lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
+            {"Key": f"k{i}", "Value": "v"} for i in range(51)]}), "BadRequest"),
+    ]
+    for call, expected in bad:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == expected
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+
+
 def test_multipart_errors(s3, bucket):
     upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=n,

@@ -21,6 +21,7 @@ from runtime.services.s3.cors import check_configuration as check_cors
 from runtime.services.s3.names import check_bucket_name, malformed_xml, new_backend_name
 from runtime.services.s3.notifications import check_configuration
 from runtime.services.s3.records import BUCKET, find_bucket, get_bucket, owner
+from runtime.services.s3.tags import check_tag_set
 from runtime.state import Store
 
 US_EAST_1 = "us-east-1"
@@ -258,6 +259,8 @@ class BucketsProvider:
             check_configuration(self.store, ctx.account, value or {})
         elif key == "cors":
             check_cors(value or {})
+        elif key == "tags":
+            check_tag_set((value or {}).get("TagSet") or [], on_bucket=True)
         elif key == "lifecycle":
             for rule in (value or {}).get("Rules") or []:
                 for transition in rule.get("Transitions") or []:

@@ -30,6 +30,7 @@ from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket
+from runtime.services.s3.tags import check_tag_set, check_tagging_header
 from runtime.state import Store
 
 STREAM_CHUNK = 1024 * 1024
@@ -133,6 +134,10 @@ class ObjectsProvider:
         if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
             raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
                            ArgumentValue=version)
+        if name == "PutObjectTagging":
+            check_tag_set((params.get("Tagging") or {}).get("TagSet") or [], on_bucket=False)
+        if "x-amz-tagging" in request.headers:
+            check_tagging_header(request.headers["x-amz-tagging"])
         if name in ("UploadPart", "UploadPartCopy"):
             check_part_number(params["PartNumber"])
         if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
