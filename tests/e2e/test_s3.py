@@ -285,6 +285,22 @@ def test_tag_sets_follow_s3s_rules(s3, bucket):
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
 
 
+def test_lifecycle_and_website_configurations_are_checked_before_they_are_stored(s3, bucket):
+    for call in (lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+                     {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 0}}]}),
+                 lambda: s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={
+                     "ErrorDocument": {"Key": "e.html"}})):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == "InvalidArgument"
+    for call, missing in ((lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket),
+                           "NoSuchLifecycleConfiguration"),
+                          (lambda: s3.get_bucket_website(Bucket=bucket), "NoSuchWebsiteConfiguration")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == missing
+
+
 def test_multipart_errors(s3, bucket):
     upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=n,

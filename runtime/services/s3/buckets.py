@@ -17,6 +17,7 @@ from runtime.host.s3backend.client import BackendError
 from runtime.iam import policy as engine
 from runtime.iam.policy import MalformedPolicy
 from runtime.services.s3.access import is_public_policy
+from runtime.services.s3.config_checks import check_lifecycle, check_website
 from runtime.services.s3.cors import check_configuration as check_cors
 from runtime.services.s3.names import check_bucket_name, malformed_xml, new_backend_name
 from runtime.services.s3.notifications import check_configuration
@@ -262,9 +263,6 @@ class BucketsProvider:
         elif key == "tags":
             check_tag_set((value or {}).get("TagSet") or [], on_bucket=True)
         elif key == "lifecycle":
-            for rule in (value or {}).get("Rules") or []:
-                for transition in rule.get("Transitions") or []:
-                    if transition.get("StorageClass") in ("STANDARD_IA", "ONEZONE_IA") and \
-                            transition.get("Days") is not None and transition["Days"] < 30:
-                        raise AwsError("InvalidArgument", "'Days' in Transition action must be greater than or "
-                                       "equal to 30 for storageClass 'STANDARD_IA'", 400)
+            check_lifecycle(value or {})
+        elif key == "website":
+            check_website(value or {})
