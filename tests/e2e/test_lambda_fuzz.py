@@ -1,6 +1,9 @@
 """Bad Lambda and CloudWatch Logs input never yields a 5xx or a traceback: random JSON documents, built from
 the members the operations know and from noise, signed and sent to each operation, get a well-formed error (or,
-where the document happens to be valid, a success), and the function still works afterwards."""
+where the document happens to be valid, a success), and the function still works afterwards.
+
+The examples are derandomized, so every run (CI's included) tries the same ones; widen them by hand
+(a larger max_examples, derandomize off) when looking for new failures."""
 
 from __future__ import annotations
 
@@ -87,7 +90,7 @@ def test_random_documents_get_lambda_errors(server, function, operation):
     method, template = ROUTES[operation]
     path = template.format(f=NAME)
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(body=bodies)
     def check(body):
         assert_lambda_error(send(server, "lambda", method, path, body, "application/json"))
@@ -100,7 +103,7 @@ def test_random_documents_get_lambda_errors(server, function, operation):
 
 
 def test_random_invoke_headers_and_qualifiers_get_lambda_errors(server, function):
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(header=st.sampled_from(["X-Amz-Invocation-Type", "X-Amz-Log-Type", "X-Amz-Client-Context"]),
            value=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
            qualifier=st.one_of(st.none(), st.text(max_size=20)))
@@ -114,7 +117,7 @@ def test_random_invoke_headers_and_qualifiers_get_lambda_errors(server, function
 
 
 def test_random_listing_parameters_get_lambda_errors(server, function):
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(name=st.sampled_from(["MaxItems", "Marker", "FunctionVersion", "MasterRegion"]),
            value=st.one_of(st.text(max_size=20), st.sampled_from(["-1", "0", "10001", "ALL", "1e3"])),
            route=st.sampled_from(["/2015-03-31/functions/", f"/2015-03-31/functions/{NAME}/versions",
@@ -128,7 +131,7 @@ def test_random_listing_parameters_get_lambda_errors(server, function):
 
 @pytest.mark.parametrize("operation", LOGS_OPERATIONS)
 def test_random_documents_get_logs_errors(server, operation):
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(body=bodies)
     def check(body):
         response = send(server, "logs", "POST", "/", body, "application/x-amz-json-1.1",

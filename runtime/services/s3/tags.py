@@ -35,7 +35,10 @@ def check_tag_set(tags: list[dict], *, on_bucket: bool) -> None:
 
 def check_tagging_header(text: str) -> None:
     """`x-amz-tagging` (a URL query string) on PutObject, CopyObject and CreateMultipartUpload."""
-    pairs = parse_qsl(text, keep_blank_values=True)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:  # percent-escapes that are not UTF-8
+        raise _invalid("The TagKey you have provided is invalid") from None
     if text and not pairs:
         raise _invalid("The TagKey you have provided is invalid")
     check_tag_set([{"Key": k, "Value": v} for k, v in pairs], on_bucket=False)

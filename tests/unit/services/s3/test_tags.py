@@ -34,7 +34,7 @@ def test_good_tag_sets_and_headers_pass():
     check_tagging_header("")
 
 
-@pytest.mark.parametrize("header", ["=v", "&".join(f"k{i}=v" for i in range(11)), "a=1&a=2"])
+@pytest.mark.parametrize("header", ["=v", "&".join(f"k{i}=v" for i in range(11)), "a=1&a=2", "%80", "k=%ff"])
 def test_bad_tagging_headers(header):
     with pytest.raises(AwsError):
         check_tagging_header(header)
