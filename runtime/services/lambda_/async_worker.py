@@ -79,7 +79,6 @@ class AsyncWorker:
         self.poll_s = poll_s
         self.clock = clock
         self._tasks: list[asyncio.Task] = []
-        self._claimed: set[int] = set()
         self._stopping = False
 
     async def start(self) -> None:
@@ -94,11 +93,7 @@ class AsyncWorker:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        now = self.clock()
-        for job_id in list(self._claimed):  # interrupted by the shutdown: due again at once after a restart
-            await asyncio.to_thread(self.store.fail, job_id, now)
-        self._claimed.clear()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # a job cut off here is released by start()
 
     async def _consume(self) -> None:
         wakeup = self.service.async_wakeup
@@ -112,7 +107,6 @@ class AsyncWorker:
                 except asyncio.TimeoutError:
                     pass
                 continue
-            self._claimed.add(job.id)
             try:
                 await self.process(job)
             except asyncio.CancelledError:
@@ -120,7 +114,6 @@ class AsyncWorker:
             except Exception:  # noqa: BLE001 - one bad job must not stop the worker; it is retried later
                 LOG.exception("async invocation job %s failed", job.id)
                 await asyncio.to_thread(self.store.fail, job.id, self.clock() + self.retry_base_s)
-            self._claimed.discard(job.id)
 
     async def process(self, job: Job) -> None:
         data = dict(job.payload)
