@@ -42,7 +42,12 @@ def _sorted(pattern: re.Pattern, data: bytes, url_encoded: bool) -> bytes:
     return pattern.sub(lambda _: next(replacements), data)
 
 
+def listed_name(raw: bytes, url_encoded: bool) -> str:
+    """A key or prefix as it appears in a listing document, decoded (XML escapes, then `EncodingType=url`)."""
+    text = html.unescape(raw.decode())
+    return unquote_plus(text) if url_encoded else text
+
+
 def _name(entry: bytes, url_encoded: bool) -> bytes:
     found = _NAME.search(entry)
-    text = html.unescape(found.group(1).decode()) if found else ""
-    return (unquote_plus(text) if url_encoded else text).encode("utf-8", "surrogateescape")
+    return (listed_name(found.group(1), url_encoded) if found else "").encode("utf-8", "surrogateescape")

@@ -125,23 +125,7 @@ class ObjectsProvider:
         record = get_bucket(self.store, params["Bucket"], ctx.extras)
         backend_bucket = record.spec["backend"]
         key = params.get("Key")
-        if key is not None:
-            check_object_key(key, writes_data=name in _WRITES_DATA or (
-                name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
-        for deleted in (params.get("Delete") or {}).get("Objects", []):
-            check_object_key(deleted["Key"])
-        version = params.get("VersionId")
-        if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
-            raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
-                           ArgumentValue=version)
-        if name == "PutObjectTagging":
-            check_tag_set((params.get("Tagging") or {}).get("TagSet") or [], on_bucket=False)
-        if "x-amz-tagging" in request.headers:
-            check_tagging_header(request.headers["x-amz-tagging"])
-        if name in ("UploadPart", "UploadPartCopy"):
-            check_part_number(params["PartNumber"])
-        if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
-            raise malformed_xml()
+        _check_request(name, params, request, record)
         headers = self._headers(request, params)
         check_metadata_size(headers)
         if "x-amz-copy-source" in headers:
@@ -165,10 +149,6 @@ class ObjectsProvider:
                 headers["Content-Length"] = str(len(body))
         query = [(k, v) for k, v in request.query.items()
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
-        for parameter, value in query:
-            if parameter.startswith("response-") and _CONTROL.search(value):  # it would become a response header
-                raise AwsError("InvalidArgument", f"Invalid value for {parameter}: control characters are not "
-                               f"allowed in a header value", 400, ArgumentName=parameter)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
@@ -194,15 +174,16 @@ class ObjectsProvider:
             classes = record.spec.get("storage_classes")
             if classes and name in _LISTINGS:
                 data = _with_storage_classes(data, classes)
-            if ok and name in _LISTINGS and params.get("Delimiter"):
-                try:
-                    data = await without_empty_prefixes(self.backend, backend_bucket, data,
-                                                        versions=name == "ListObjectVersions",
-                                                        url_encoded=params.get("EncodingType") == "url")
-                except BackendUnavailable as exc:
-                    raise unavailable() from exc
             if ok and name in _LISTINGS:
-                data = in_byte_order(data, name, url_encoded=params.get("EncodingType") == "url")
+                url_encoded = params.get("EncodingType") == "url"
+                if params.get("Delimiter"):
+                    try:
+                        data = await without_empty_prefixes(self.backend, backend_bucket, data,
+                                                            versions=name == "ListObjectVersions",
+                                                            url_encoded=url_encoded)
+                    except BackendUnavailable as exc:
+                        raise unavailable() from exc
+                data = in_byte_order(data, name, url_encoded=url_encoded)
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
@@ -334,6 +315,32 @@ def _with_storage_classes(data: bytes, classes: dict[str, str]) -> bytes:
         inner = _LISTED_CLASS.sub(f"<StorageClass>{klass}</StorageClass>".encode(), inner)
         return b"<" + found.group(1) + b">" + inner + b"</" + found.group(1) + b">"
     return _LISTED_OBJECT.sub(patch, data)
+
+
+def _check_request(name: str, params: dict, request: web.Request, record) -> None:
+    """What S3 refuses (or the backend would get wrong) that no model states, before any body is read."""
+    key = params.get("Key")
+    if key is not None:
+        check_object_key(key, writes_data=name in _WRITES_DATA or (
+            name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
+    for deleted in (params.get("Delete") or {}).get("Objects", []):
+        check_object_key(deleted["Key"])
+    version = params.get("VersionId")
+    if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
+        raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
+                       ArgumentValue=version)
+    if name == "PutObjectTagging":
+        check_tag_set((params.get("Tagging") or {}).get("TagSet") or [], on_bucket=False)
+    if "x-amz-tagging" in request.headers:
+        check_tagging_header(request.headers["x-amz-tagging"])
+    if name in ("UploadPart", "UploadPartCopy"):
+        check_part_number(params["PartNumber"])
+    if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
+        raise malformed_xml()
+    for parameter, value in request.query.items():
+        if parameter.startswith("response-") and _CONTROL.search(value):  # it would become a response header
+            raise AwsError("InvalidArgument", f"Invalid value for {parameter}: control characters are not "
+                           f"allowed in a header value", 400, ArgumentName=parameter)
 
 
 async def _read_exactly(request: web.Request, size: int) -> bytes:

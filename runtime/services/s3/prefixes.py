@@ -10,11 +10,10 @@ The check costs one backend request per listed prefix, on delimiter listings onl
 from __future__ import annotations
 
 import asyncio
-import html
 import re
-from urllib.parse import unquote_plus
 
 from runtime.host.s3backend import Backend
+from runtime.services.s3.listing_order import listed_name
 
 _COMMON_PREFIX = re.compile(rb"<CommonPrefixes>\s*<Prefix>(.*?)</Prefix>\s*</CommonPrefixes>", re.S)
 _KEY_COUNT = re.compile(rb"<KeyCount>(\d+)</KeyCount>")
@@ -27,9 +26,7 @@ async def without_empty_prefixes(backend: Backend, backend_bucket: str, data: by
     found = list(_COMMON_PREFIX.finditer(data))
     if not found:
         return data
-    prefixes = [html.unescape(m.group(1).decode()) for m in found]
-    if url_encoded:
-        prefixes = [unquote_plus(p) for p in prefixes]
+    prefixes = [listed_name(m.group(1), url_encoded) for m in found]
     held = await asyncio.gather(*(_holds_something(backend, backend_bucket, p, versions) for p in prefixes))
     empty = {m.group(0) for m, keep in zip(found, held) if not keep}
     if not empty:
