@@ -16,7 +16,7 @@ pytestmark = pytest.mark.host
 
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-APP = ("import time\n\n\ndef handler(event, context):\n    print('before sleep')\n    time.sleep(0.2)\n"
+APP = ("import time\n\n\ndef handler(event, context):\n    print('before sleep')\n    time.sleep(1.0)\n"
        "    print('after sleep')\n    return 'ok'\n")
 
 
@@ -71,7 +71,7 @@ def test_start_before_handler_lines_before_report(events, api):
     got = events[api]
     start, before, report = _at(got, "START"), _at(got, "before sleep"), _at(got, "REPORT")
     assert start <= before <= report
-    assert report - start >= 200, "START must carry the start time and REPORT the end, 200 ms of sleep apart"
+    assert report - start >= 1000, "START must carry the start time and REPORT the end, 1 s of sleep apart"
     assert [e["timestamp"] for e in got] == sorted(e["timestamp"] for e in got)
 
 
@@ -81,5 +81,5 @@ def test_each_handler_line_carries_the_time_it_was_written(events, api):
     start, before, after = _at(got, "START"), _at(got, "before sleep"), _at(got, "after sleep")
     end, report = _at(got, "END"), _at(got, "REPORT")
     assert start <= before < after <= end <= report
-    assert after - before >= 190
-    assert before - start < 150 and report - after < 150
+    assert after - before >= 700, "stamped when written, not when the invocation ended (1 s of sleep apart)"
+    assert before - start < 500 and report - after < 500
