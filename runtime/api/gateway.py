@@ -86,8 +86,7 @@ class Gateway:
         self.s3_cors: CorsHandler | None = None      # S3 bucket CORS rules
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        head = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
-                           request.headers, b"")
+        head = HttpRequest.from_target(request.method, request.raw_path, request.headers)
         if self.website is not None and _S3_WEBSITE_HOST.match(request.host.lower()):
             return await self.website(request, secrets.token_hex(8).upper())
         service, signature, auth_error = self._route(head)
@@ -100,8 +99,7 @@ class Gateway:
         except Exception:  # a client that hangs up mid-body
             LOG.debug("could not read request body", exc_info=True)
             body = b""
-        http = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
-                           request.headers, body)
+        http = HttpRequest.from_target(request.method, request.raw_path, request.headers, body)
         response = await self.handle_http(http, source_ip=request.remote or "127.0.0.1",
                                           secure=request.secure)
         return web.Response(status=response.status, headers=response.headers, body=response.body)

@@ -20,6 +20,15 @@ class HttpRequest:
     def query(self) -> MultiDict:
         return MultiDict(parse_qsl(self.query_string, keep_blank_values=True))
 
+    @classmethod
+    def from_target(cls, method: str, target: str, headers: CIMultiDict | CIMultiDictProxy,
+                    body: bytes = b"") -> "HttpRequest":
+        """A request from its raw request-target (`/path?query`, as sent). The query must stay raw: aiohttp's
+        `query_string` is already decoded once, so `prefix=%2541` would be read as `%41`, then decoded again
+        into `A`, and the client's signature over `%2541` would no longer match."""
+        path, _, query = target.partition("?")
+        return cls(method, path, query, headers, body)
+
 
 @dataclass
 class HttpResponse:

@@ -82,7 +82,8 @@ def record(event, context):
 def web(event, context):
     return {"statusCode": 201, "headers": {"x-got": event["rawPath"]}, "cookies": ["a=1"],
             "body": json.dumps({"method": event["requestContext"]["http"]["method"],
-                                "query": event.get("queryStringParameters"), "body": event.get("body")})}
+                                "query": event.get("queryStringParameters"), "raw": event["rawQueryString"],
+                                "body": event.get("body")})}
 
 
 def version(event, context):
@@ -448,12 +449,13 @@ def test_function_url_payload_v2_and_response_mapping(lam, role, code):
     assert info.value.code == 403
     lam.add_permission(FunctionName=name, StatementId="public", Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")
-    request = urllib.request.Request(url + "items/7?q=1", data=b'{"a": 1}', method="POST",
+    request = urllib.request.Request(url + "items/7?q=1&e=%2541%20b", data=b'{"a": 1}', method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request) as reply:
         assert reply.status == 201 and reply.headers["x-got"] == "/items/7"
         assert reply.headers["Set-Cookie"] == "a=1"
-        assert json.loads(reply.read()) == {"method": "POST", "query": {"q": "1"}, "body": '{"a": 1}'}
+        assert json.loads(reply.read()) == {"method": "POST", "query": {"q": "1", "e": "%41 b"},
+                                            "raw": "q=1&e=%2541%20b", "body": '{"a": 1}'}
     assert lam.get_function_url_config(FunctionName=name)["AuthType"] == "NONE"
 
 
@@ -483,7 +485,7 @@ def test_function_url_with_aws_iam_auth_requires_a_signature(lam, role, code, la
     from botocore.credentials import Credentials
 
     name = create(lam, role, code, "app.web")
-    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"] + "signed"
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"] + "signed?k=%2541"
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(url)
     assert info.value.code == 403

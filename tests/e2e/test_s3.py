@@ -187,6 +187,15 @@ def test_a_listing_page_is_in_byte_order(s3, bucket):
     assert [p["Prefix"] for p in prefixes] == ["a/", "x y/", "x/"]
 
 
+def test_a_percent_escape_in_a_query_value_is_signed_and_read_as_sent(s3, bucket):
+    """The client signs `prefix=%2541`; the gateway must check that, and read the prefix `%41`, not `A`."""
+    for key in ("%41", "A", "a%2Fb", "x%20y"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"1")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="%41")["Contents"]] == ["%41"]
+    assert [o["Key"] for o in s3.list_objects(Bucket=bucket, Prefix="a%2F")["Contents"]] == ["a%2Fb"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, StartAfter="x%20")["Contents"]] == ["x%20y"]
+
+
 def test_object_bytes_are_never_rewritten(server, s3, bucket):
     """The gateway puts its own bucket name, endpoint and request id into the backend's XML answers; an
     object's content that happens to contain the backend's names must come back byte for byte."""

@@ -109,8 +109,7 @@ class LambdaWeb:
                 and "Access-Control-Request-Method" in request.headers):
             return web.Response(status=200, headers=cors_headers(cors, origin, preflight=True))
         body = await request.read()
-        http = HttpRequest(request.method, request.raw_path.split("?", 1)[0], request.query_string,
-                           request.headers, body)
+        http = HttpRequest.from_target(request.method, request.raw_path, request.headers, body)
         function_arn = url.spec["FunctionArn"]
         principal, denied = await self._authorise(http, url, function_arn, request.remote or "127.0.0.1")
         if denied is not None:
@@ -250,7 +249,8 @@ def url_event(request: web.Request, body: bytes, url_id: str, account: str, prin
         context["authorizer"] = {"iam": {"accessKey": None, "accountId": principal.account,
                                          "callerId": principal.user_id, "userArn": principal.arn,
                                          "userId": principal.user_id}}
-    event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": request.query_string,
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": path,
+             "rawQueryString": request.raw_path.partition("?")[2],
              "headers": headers, "requestContext": context, "isBase64Encoded": encoded}
     if cookies:
         event["cookies"] = cookies
