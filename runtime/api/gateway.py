@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote
 from typing import Awaitable, Callable, Protocol as TypingProtocol
 
@@ -259,7 +259,10 @@ class Gateway:
                                            "AWSAccessKeyId parameters", 403) from None
         if self.clock() > expires:
             raise AwsError("AccessDenied", "Request has expired", 403)
-        if not hmac.compare_digest(sigv2_query_signature(http, credential.secret), query.get("Signature", "")):
+        given = query.get("Signature", "")
+        paths = [http.path] + ([http.path + "/"] if http.path.count("/") == 1 else [])  # botocore signs "/bucket/"
+        if not any(hmac.compare_digest(sigv2_query_signature(replace(http, path=path), credential.secret), given)
+                   for path in paths):
             raise AwsError("SignatureDoesNotMatch", BAD_SIGNATURE_MESSAGE, 403)
         return credential
 

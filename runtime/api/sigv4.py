@@ -432,10 +432,11 @@ def sigv2_query_signature(http: HttpRequest, secret: str) -> str:
     canonicaliser (`HmacV1Auth.canonical_string`) over the path-style resource."""
     from botocore.auth import HmacV1Auth
     from botocore.credentials import Credentials
-    from urllib.parse import urlencode, urlsplit
+    from urllib.parse import urlsplit
 
-    query = [(k, v) for k, v in http.query.items() if k not in ("AWSAccessKeyId", "Signature", "Expires")]
-    split = urlsplit(http.path + ("?" + urlencode(query) if query else ""))
+    query = "&".join(part for part in http.query_string.split("&")  # as sent: `?acl` is signed without "="
+                     if part and part.partition("=")[0] not in ("AWSAccessKeyId", "Signature", "Expires"))
+    split = urlsplit(http.path + ("?" + query if query else ""))
     headers = {k: v for k, v in http.headers.items()
                if k.lower() in ("content-md5", "content-type") or k.lower().startswith("x-amz-")}
     expires = http.query.get("Expires", "")

@@ -373,6 +373,11 @@ def test_presigned_get_and_expiry(server, bucket):
     assert raw("GET", legacy)[::2] == (200, b"shared")
     status, _, body = raw("GET", legacy.replace("Signature=", "Signature=x"))
     assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    listing = server.client("s3").generate_presigned_url("list_objects", Params={"Bucket": bucket}, ExpiresIn=60)
+    assert raw("GET", listing)[0] == 200, "SigV2 signs a bucket as /bucket/"
+    tagging = server.client("s3").generate_presigned_url("get_object_tagging", ExpiresIn=60,
+                                                         Params={"Bucket": bucket, "Key": "shared.txt"})
+    assert raw("GET", tagging)[0] == 200, "SigV2 signs the ?tagging subresource without '='"
 
 
 def test_bad_signatures_and_malformed_xml(server, bucket):

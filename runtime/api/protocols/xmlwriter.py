@@ -47,7 +47,11 @@ def write_members(element: Element, value: dict, shape: Shape, default_ts: str =
 def write_value(parent: Element, name: str, value, shape: Shape, default_ts: str = "iso8601") -> None:
     kind = shape.type_name
     if kind == "structure":
-        write_members(SubElement(parent, name), value, shape, default_ts)
+        element = SubElement(parent, name)
+        namespace = shape.serialization.get("xmlNamespace")
+        if isinstance(namespace, dict) and namespace.get("prefix"):  # S3's Grantee: xsi:type needs xmlns:xsi
+            element.set(f"xmlns:{namespace['prefix']}", namespace["uri"])
+        write_members(element, value, shape, default_ts)
     elif kind == "list":
         if shape.serialization.get("flattened"):
             container, item_name = parent, name
