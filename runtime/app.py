@@ -61,8 +61,10 @@ from runtime.services.s3.access import S3Access
 from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.cors import BucketCors
 from runtime.services.s3.objects import ObjectsProvider
+from runtime.services.s3.ownership import OwnershipProvider
 from runtime.services.s3.lifecycle import LifecycleRunner, lifecycle_interval
 from runtime.services.s3.storage_meter import StorageMeter, storage_interval
+from runtime.services.s3.unconfigured import UnconfiguredProvider
 from runtime.services.s3.post import PostObjectHandler
 from runtime.services.s3.website import WebsiteServer
 from runtime.state import SqliteStore, Store
@@ -232,6 +234,8 @@ async def _s3_ctx(app: web.Application):
     gateway, store = app[GATEWAY], app[STORE]
     async with open_backend(app[SETTINGS].data_dir) as (backend, _supervisor):
         gateway.dispatcher.register("s3", BucketsProvider(store, backend))
+        gateway.dispatcher.register("s3", OwnershipProvider(store, backend))
+        gateway.dispatcher.register("s3", UnconfiguredProvider(store))
         objects = ObjectsProvider(store, backend)
         gateway.dispatcher.register("s3", objects)
         access = S3Access(store, gateway.authorize)

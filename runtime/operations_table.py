@@ -52,6 +52,8 @@ def registry() -> Dispatcher:
     from runtime.services.lambda_.unavailable import UnavailableSandbox
     from runtime.services.s3.buckets import BucketsProvider
     from runtime.services.s3.objects import ObjectsProvider
+    from runtime.services.s3.ownership import OwnershipProvider
+    from runtime.services.s3.unconfigured import UnconfiguredProvider
     from runtime.state import SqliteStore
 
     with tempfile.TemporaryDirectory(prefix="tr-operations-") as tmp:
@@ -67,7 +69,8 @@ def registry() -> Dispatcher:
                 issuer=SessionIssuer(store, clock), lookup_credential=CredentialResolver(account, store, clock).lookup,
                 authorize=PolicyAuthorizer(IamDirectory(store), clock=clock))
             dispatcher = app.build_dispatcher(settings, store, lambda_)
-            for provider in (BucketsProvider(store, None), ObjectsProvider(store, None)):
+            for provider in (BucketsProvider(store, None), ObjectsProvider(store, None),
+                             OwnershipProvider(store, None), UnconfiguredProvider(store)):
                 dispatcher.register("s3", provider)
         finally:
             store.close()

@@ -17,6 +17,7 @@ from runtime.host.s3backend.client import BackendError
 from runtime.iam import policy as engine
 from runtime.iam.policy import MalformedPolicy
 from runtime.services.s3.access import is_public_policy
+from runtime.services.s3.acl import ENFORCED, check_write_acl
 from runtime.services.s3.config_checks import check_lifecycle, check_website
 from runtime.services.s3.cors import check_configuration as check_cors
 from runtime.services.s3.names import check_bucket_name, malformed_xml, new_backend_name
@@ -30,6 +31,10 @@ US_EAST_1 = "us-east-1"
 
 def bucket_arn(ctx: RequestContext, params: dict) -> list[str]:
     return [f"arn:aws:s3:::{params.get('Bucket', '')}"]
+
+
+def object_arn(ctx: RequestContext, params: dict) -> list[str]:
+    return [f"arn:aws:s3:::{params.get('Bucket', '')}/{params.get('Key', '')}"]
 
 
 _STAMP = "\u0000timestamp:"
@@ -108,6 +113,11 @@ class BucketsProvider:
     async def create_bucket(self, ctx: RequestContext, params: dict) -> dict:
         name = params["Bucket"]
         check_bucket_name(name)
+        check_write_acl(params, ctx.account, creating_bucket=True)
+        ownership = params.get("ObjectOwnership")
+        if ownership not in (None, ENFORCED):
+            raise AwsError("NotImplemented", f"Terrarium's S3 keeps ACLs disabled: Object Ownership is always "
+                           f"{ENFORCED}.", 501)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         region = self._region(ctx, constraint)
         existing = find_bucket(self.store, name)

@@ -24,7 +24,8 @@ from runtime.api.gateway import RAW_RESPONSE, STREAMING
 from runtime.api.sigv4 import decoded_length, is_chunked
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
-from runtime.services.s3.buckets import bucket_arn, unavailable
+from runtime.services.s3.acl import check_write_acl
+from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.names import check_metadata_size, check_object_key, check_part_number, malformed_xml
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.notifications import enqueue_events
@@ -48,10 +49,6 @@ _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
 _FILE_AND_FOLDER = re.compile(rb"<Code>ExistingObjectIs(File|Directory)</Code>")  # SeaweedFS's own codes
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no HTTP header value may carry these
-
-
-def object_arn(ctx: RequestContext, params: dict) -> list[str]:
-    return [f"arn:aws:s3:::{params.get('Bucket', '')}/{params.get('Key', '')}"]
 
 
 def deleted_objects_arns(ctx: RequestContext, params: dict) -> list[str]:
@@ -96,6 +93,7 @@ _LISTED_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
 _LISTED_CLASS = re.compile(rb"<StorageClass>[^<]*</StorageClass>")
 _STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 _WRITES_DATA = {"CopyObject", "CreateMultipartUpload"}  # and PutObject with a body
+_SETS_ACL = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 
 
 def _proxied(name: str, action: str, resources, streaming: bool, event: str | None):
@@ -329,6 +327,8 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
     if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
         raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
                        ArgumentValue=version)
+    if name in _SETS_ACL:
+        check_write_acl(params, record.account)
     if name == "PutObjectTagging":
         check_tag_set((params.get("Tagging") or {}).get("TagSet") or [], on_bucket=False)
     if "x-amz-tagging" in request.headers:
