@@ -485,3 +485,8 @@ def test_presigned_post(server, bucket, signature_version):
     body, content_type = multipart_form(tampered, "x.txt", b"x")
     status, _, reply = raw("POST", post["url"], body=body, headers={"Content-Type": content_type})
     assert (status, error_code(reply)) == (403, "SignatureDoesNotMatch")
+    public = s3.generate_presigned_post(bucket, "uploads/public.txt", Fields={"acl": "public-read"},
+                                        Conditions=[{"acl": "public-read"}], ExpiresIn=60)
+    body, content_type = multipart_form(public["fields"], "public.txt", b"x")
+    status, _, reply = raw("POST", public["url"], body=body, headers={"Content-Type": content_type})
+    assert (status, error_code(reply)) == (400, "AccessControlListNotSupported"), "ACLs are disabled"

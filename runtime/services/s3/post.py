@@ -27,6 +27,7 @@ from runtime.api.http import HttpRequest
 from runtime.api.sigv4 import signing_key
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
+from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import unavailable
 from runtime.services.s3.names import check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
@@ -151,6 +152,7 @@ class PostObjectHandler:
         if await self.access(ctx, self.put_object, params) is not None:
             raise AwsError("AccessDenied", "Access Denied", 403)
         record = get_bucket(self.store, bucket)
+        check_write_acl({"ACL": v for k, v in fields.items() if k.lower() == "acl"}, record.account)
         headers = {"Content-Length": str(size)}
         for name, value in fields.items():
             lowered = name.lower()
