@@ -73,6 +73,8 @@ class RestProtocol(Protocol):
 
     def __init__(self) -> None:
         self._templates: dict[str, list[UriTemplate]] = {}
+        self._by_operation: dict[tuple[str, str], UriTemplate] = {}
+        self._bindings: dict[tuple[str, str], list[tuple[str, Shape, str | None, str]]] = {}
 
     def templates(self, service: ServiceModel) -> list[UriTemplate]:
         key = service.service_name
@@ -80,7 +82,22 @@ class RestProtocol(Protocol):
             compiled = [UriTemplate.compile(service.operation_model(name)) for name in service.operation_names]
             compiled.sort(key=lambda t: (len(t.literal_query), t.literal_length, -len(t.labels)), reverse=True)
             self._templates[key] = compiled
+            self._by_operation.update({(key, t.operation): t for t in compiled})
         return self._templates[key]
+
+    def _template(self, operation: OperationModel) -> UriTemplate:
+        service = operation.service_model
+        self.templates(service)
+        return self._by_operation[(service.service_name, operation.name)]
+
+    def _members(self, operation: OperationModel, shape: Shape) -> list[tuple[str, Shape, str | None, str]]:
+        """(name, shape, location, wire name) of each input member, worked out once per operation: a request
+        then costs no walk through botocore's shape properties."""
+        key = (operation.service_model.service_name, operation.name)
+        if key not in self._bindings:
+            self._bindings[key] = [(name, member, member.serialization.get("location"),
+                                    member.serialization.get("name", name)) for name, member in shape.members.items()]
+        return self._bindings[key]
 
     def operation_for(self, service: ServiceModel, request: HttpRequest) -> OperationModel:
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
@@ -98,16 +115,14 @@ class RestProtocol(Protocol):
         shape = operation.input_shape
         if shape is None:
             return {}
-        template = next(t for t in self.templates(operation.service_model) if t.operation == operation.name)
+        template = self._template(operation)
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
         method = request.method.upper() if operation.service_model.service_name == "s3" else template.method
         labels = template.match(method, request.path, query) or {}
         multi_query = request.query
         out: dict = {}
         body_members: dict[str, Shape] = {}
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire_name = member.serialization.get("name", name)
+        for name, member, location, wire_name in self._members(operation, shape):
             if location == "uri":
                 if wire_name in labels:
                     out[name] = parse_scalar(member, labels[wire_name], name) \
