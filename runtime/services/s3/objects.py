@@ -28,6 +28,7 @@ from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.names import check_metadata_size, check_object_key, check_part_number, malformed_xml
 from runtime.services.s3.listing_order import in_byte_order
+from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket
@@ -147,6 +148,8 @@ class ObjectsProvider:
                 headers["Content-Length"] = str(len(body))
         query = [(k, v) for k, v in request.query.items()
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
+        if name in _LISTINGS and params.get("Delimiter"):
+            query = resume_past_prefixes(query)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
@@ -182,6 +185,8 @@ class ObjectsProvider:
                     except BackendUnavailable as exc:
                         raise unavailable() from exc
                 data = in_byte_order(data, name, url_encoded=url_encoded)
+                if name == "ListObjectsV2" and params.get("Delimiter"):
+                    data = token_past_prefix(data, url_encoded)
             if ok and event is not None:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
