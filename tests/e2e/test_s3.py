@@ -90,6 +90,12 @@ def test_objects_round_trip(s3, bucket):
     head = s3.head_object(Bucket=bucket, Key="dir/a b+c.bin")
     assert head["ContentLength"] == len(body)
     assert s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", Range="bytes=10-19")["Body"].read() == body[10:20]
+    for ignored in (f"bytes={len(body) + 5}-3", "bytes=5-1", "bytes=-", "bytes=0-1,3-4", "bytes=x"):
+        whole = s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", Range=ignored)  # S3 ignores such a Range
+        assert (whole["ResponseMetadata"]["HTTPStatusCode"], whole["Body"].read()) == (200, body), ignored
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", Range=f"bytes={len(body)}-")
+    assert code_of(caught.value) == "InvalidRange"
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket=bucket, Key="dir/a b+c.bin", IfNoneMatch=put["ETag"])
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304

@@ -66,3 +66,13 @@ def check_part_number(number: int) -> None:
     if not 1 <= number <= 10000:
         raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400,
                        ArgumentName="partNumber", ArgumentValue=str(number))
+
+
+_BYTE_RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-\d+)")
+
+
+def is_single_byte_range(value: str) -> bool:
+    """Whether a Range header is one byte-range S3 honours (`bytes=N-M` with M >= N, `bytes=N-`, `bytes=-N`).
+    S3 ignores any other Range (a reversed `bytes=5-1`, several ranges, garbage) and sends the whole object."""
+    found = _BYTE_RANGE.fullmatch(value.strip())
+    return found is not None and not (found.group(2) and int(found.group(2)) < int(found.group(1)))

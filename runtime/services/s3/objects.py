@@ -26,7 +26,8 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
-from runtime.services.s3.names import check_metadata_size, check_object_key, check_part_number, malformed_xml
+from runtime.services.s3.names import (check_metadata_size, check_object_key, check_part_number,
+                                       is_single_byte_range, malformed_xml)
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.notifications import enqueue_events
@@ -210,6 +211,8 @@ class ObjectsProvider:
         chunked = is_chunked(request.headers)
         for name, value in request.headers.items():
             lowered = name.lower()
+            if lowered == "range" and not is_single_byte_range(value):
+                continue
             if lowered in _FORWARD or lowered.startswith("x-amz-meta-") or (
                     lowered.startswith("x-amz-checksum-") and not chunked and lowered != "x-amz-checksum-mode"):
                 headers[lowered] = value

@@ -18,7 +18,7 @@ from runtime.api.dispatch import BoundOperation, OperationSpec
 from runtime.api.sigv4 import BytesSource, PayloadVerifier, Signature, signing_key
 from runtime.errors import AwsError
 from runtime.services.s3.access import S3Access, is_public_policy
-from runtime.services.s3.names import check_bucket_name
+from runtime.services.s3.names import check_bucket_name, is_single_byte_range
 from runtime.services.s3.notifications import TOPIC, check_configuration, enqueue_events
 from runtime.services.s3.records import BUCKET
 from runtime.state import SqliteStore
@@ -276,3 +276,10 @@ def test_backend_requests_verify_with_the_gateways_sigv4_checker():
     assert signature.signed_headers == ("host", "x-amz-content-sha256", "x-amz-date", "x-amz-meta-colour")
     assert signature_matches(request, signature, "SK")
     assert not signature_matches(request, signature, "other")
+
+
+def test_only_one_well_formed_byte_range_is_honoured():
+    for honoured in ("bytes=0-1", "bytes=3-3", "bytes=3-", "bytes=-5", "bytes=-0", "bytes=0-99999999999999999999"):
+        assert is_single_byte_range(honoured), honoured
+    for ignored in ("bytes=5-1", "bytes=-", "bytes=0-1,3-4", "bytes=a-b", "items=0-1", "", "bytes=1-2-3"):
+        assert not is_single_byte_range(ignored), ignored
