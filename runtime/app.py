@@ -58,6 +58,7 @@ from runtime.services.lambda_.runtimes import RuntimeImages, pick_image
 from runtime.services.lambda_.unavailable import UnavailableSandbox
 from runtime.host.s3backend import open_backend
 from runtime.services.s3.access import S3Access
+from runtime.services.s3.attributes import AttributesProvider
 from runtime.services.s3.buckets import BucketsProvider
 from runtime.services.s3.cors import BucketCors
 from runtime.services.s3.objects import ObjectsProvider
@@ -236,6 +237,7 @@ async def _s3_ctx(app: web.Application):
         gateway.dispatcher.register("s3", BucketsProvider(store, backend))
         gateway.dispatcher.register("s3", OwnershipProvider(store, backend))
         gateway.dispatcher.register("s3", UnconfiguredProvider(store))
+        gateway.dispatcher.register("s3", AttributesProvider(store, backend))
         objects = ObjectsProvider(store, backend)
         gateway.dispatcher.register("s3", objects)
         access = S3Access(store, gateway.authorize)

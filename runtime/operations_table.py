@@ -50,6 +50,7 @@ def registry() -> Dispatcher:
     from runtime.services.lambda_.runtimes import RuntimeImages
     from runtime.services.lambda_.stack import LambdaStack
     from runtime.services.lambda_.unavailable import UnavailableSandbox
+    from runtime.services.s3.attributes import AttributesProvider
     from runtime.services.s3.buckets import BucketsProvider
     from runtime.services.s3.objects import ObjectsProvider
     from runtime.services.s3.ownership import OwnershipProvider
@@ -70,7 +71,8 @@ def registry() -> Dispatcher:
                 authorize=PolicyAuthorizer(IamDirectory(store), clock=clock))
             dispatcher = app.build_dispatcher(settings, store, lambda_)
             for provider in (BucketsProvider(store, None), ObjectsProvider(store, None),
-                             OwnershipProvider(store, None), UnconfiguredProvider(store)):
+                             OwnershipProvider(store, None), UnconfiguredProvider(store),
+                             AttributesProvider(store, None)):
                 dispatcher.register("s3", provider)
         finally:
             store.close()

@@ -1,6 +1,6 @@
 """Every bucket has ACLs disabled (Object Ownership BucketOwnerEnforced), as new S3 buckets do: ACL reads show
 the owner's full control, ACL writes that grant anyone else are refused with S3's codes, and the settings
-Terrarium does not have read as S3 reads them on a bucket that never had them."""
+Terrarium does not have read as S3 reads them on a bucket that never had them. GetObjectAttributes too."""
 
 from __future__ import annotations
 
@@ -99,3 +99,26 @@ def test_settings_terrarium_lacks_read_as_never_configured(s3, bucket):
     assert error_of(lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})) == ("NotImplemented", 501)
     assert error_of(lambda: s3.get_bucket_logging(Bucket="tr-no-such-bucket-log")) == ("NoSuchBucket", 404)
+
+
+def test_object_attributes_answer_what_is_asked(s3, bucket):
+    body = b"attributes"
+    put = s3.put_object(Bucket=bucket, Key="a.txt", Body=body, StorageClass="STANDARD_IA", ChecksumAlgorithm="SHA256")
+    got = s3.get_object_attributes(Bucket=bucket, Key="a.txt",
+                                   ObjectAttributes=["ETag", "ObjectSize", "StorageClass", "Checksum"])
+    assert got["ETag"] == put["ETag"].strip('"') and got["ObjectSize"] == len(body)
+    assert got["StorageClass"] == "STANDARD_IA" and got["Checksum"]["ChecksumSHA256"] == put["ChecksumSHA256"]
+    assert got["LastModified"] == s3.head_object(Bucket=bucket, Key="a.txt")["LastModified"]
+    assert set(s3.get_object_attributes(Bucket=bucket, Key="a.txt", ObjectAttributes=["ObjectSize"])) & {
+        "ETag", "StorageClass", "Checksum"} == set()
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=n,
+                                                       Body=data)["ETag"]}
+             for n, data in ((1, b"x" * (5 << 20)), (2, b"tail"))]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"])["ObjectParts"][
+        "TotalPartsCount"] == 2
+    assert error_of(lambda: s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])) == \
+        ("NoSuchKey", 404)
+    assert error_of(lambda: s3.get_object_attributes(Bucket=bucket, Key="a.txt", ObjectAttributes=["Colour"])) == \
+        ("InvalidArgument", 400)

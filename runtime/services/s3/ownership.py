@@ -9,11 +9,12 @@ from __future__ import annotations
 from runtime.api.context import RequestContext
 from runtime.api.dispatch import operation
 from runtime.errors import AwsError
-from runtime.host.s3backend import Backend, BackendUnavailable
+from runtime.host.s3backend import Backend
 from runtime.services.s3.access import is_public_policy
 from runtime.services.s3.acl import ENFORCED, acl_not_supported, grants_only_owner
-from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
+from runtime.services.s3.buckets import bucket_arn, object_arn
 from runtime.services.s3.names import malformed_xml
+from runtime.services.s3.object_head import head_object
 from runtime.services.s3.records import get_bucket, owner
 from runtime.state import Store
 
@@ -52,28 +53,7 @@ class OwnershipProvider:
 
     async def _existing_object(self, params: dict):
         """The bucket, once the backend confirmed the object (or the version asked for) exists."""
-        record = get_bucket(self.store, params["Bucket"])
-        version = params.get("VersionId")
-        if version not in (None, "null") and not record.spec.get("versioning"):
-            raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
-                           ArgumentValue=version)
-        query = [("versionId", version)] if version else []
-        try:
-            reply = await self.backend.request("HEAD", record.spec["backend"], params["Key"], query, {})
-        except BackendUnavailable as exc:
-            raise unavailable() from exc
-        try:
-            status = reply.status
-        finally:
-            reply.release()
-        if status == 404 and version:
-            raise AwsError("NoSuchVersion", "The specified version does not exist.", 404, Key=params["Key"],
-                           VersionId=version)
-        if status == 404:
-            raise AwsError("NoSuchKey", "The specified key does not exist.", 404, Key=params["Key"])
-        if status >= 400:
-            raise AwsError("InternalError", "We encountered an internal error. Please try again.", 500,
-                           sender_fault=False)
+        record, _ = await head_object(self.store, self.backend, params)
         return record
 
     @operation("GetBucketOwnershipControls", action="s3:GetBucketOwnershipControls", resources=bucket_arn)
