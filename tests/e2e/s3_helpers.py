@@ -55,13 +55,14 @@ def raw(method: str, url: str, *, body: bytes = b"", headers: dict | None = None
 def signed(server, method: str, path: str, *, body: bytes = b"", secret: str | None = None,
            headers: dict | None = None, signed_body: bytes | None = None) -> tuple[int, dict, bytes]:
     """A request signed the way botocore signs S3, or with a wrong secret, or whose signed payload hash is
-    that of `signed_body` while `body` is sent."""
+    that of `signed_body` while `body` is sent. Header values go out as UTF-8, as curl and the Go and JS SDKs
+    send them (urllib would send Latin-1)."""
     url = server.endpoint + path
     request = AWSRequest(method=method, url=url, data=body if signed_body is None else signed_body,
                          headers=dict(headers or {}))
     credentials = Credentials(server.access_key, secret or server.secret_key)
     S3SigV4Auth(credentials, "s3", server.region).add_auth(request)
-    return raw(method, url, body=body, headers=dict(request.headers))
+    return raw(method, url, body=body, headers={k: v.encode().decode("latin-1") for k, v in request.headers.items()})
 
 
 def error_code(body: bytes) -> str:

@@ -162,6 +162,15 @@ def test_user_metadata_is_limited_to_2_kb(s3, bucket):
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def test_utf8_header_values_come_back_byte_for_byte(server, bucket):
+    sent = {"Content-Type": "text/plain; name=café", "x-amz-meta-city": "Zürich"}
+    assert signed(server, "PUT", f"/{bucket}/utf8", body=b"x", headers=sent)[0] == 200
+    status, headers, _ = signed(server, "GET", f"/{bucket}/utf8")
+    got = {k.lower(): v.encode("latin-1") for k, v in headers.items()}
+    assert status == 200 and got["content-type"] == "text/plain; name=café".encode()
+    assert got["x-amz-meta-city"] == "Zürich".encode()
+
+
 def test_a_prefix_is_listed_only_while_something_is_stored_under_it(s3, bucket):
     s3.put_object(Bucket=bucket, Key="gone/deep/x", Body=b"1")
     s3.put_object(Bucket=bucket, Key="kept dir/y", Body=b"2")

@@ -78,7 +78,7 @@ class _Message:
         self.complete = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        self.headers.add(name.decode("latin-1"), _header_text(value))
 
     def on_headers_complete(self) -> None:
         self.head_done = True
@@ -289,3 +289,12 @@ async def _pieces(body) -> AsyncIterator[bytes]:
         while piece := await asyncio.to_thread(body.read, FILE_CHUNK):
             yield piece
 
+
+def _header_text(value: bytes) -> str:
+    """A header value as text that aiohttp (which writes headers as UTF-8) sends back as the same bytes: UTF-8
+    stored by a UTF-8 client (`café` from curl or the Go and JS SDKs) comes back byte for byte. Other bytes
+    cannot pass through aiohttp unchanged; they are read as Latin-1, so at least the characters survive."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
