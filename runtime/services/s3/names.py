@@ -76,3 +76,11 @@ def is_single_byte_range(value: str) -> bool:
     S3 ignores any other Range (a reversed `bytes=5-1`, several ranges, garbage) and sends the whole object."""
     found = _BYTE_RANGE.fullmatch(value.strip())
     return found is not None and not (found.group(2) and int(found.group(2)) < int(found.group(1)))
+
+
+def check_version_id(record, version: str | None) -> None:
+    """A VersionId on a bucket that was never versioned: S3 refuses it, where the backend would ignore it and
+    answer with the current object."""
+    if version not in (None, "null") and not record.spec.get("versioning"):
+        raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
+                       ArgumentValue=version)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.buckets import unavailable
+from runtime.services.s3.names import check_version_id
 from runtime.services.s3.records import get_bucket
 from runtime.state import Store
 
@@ -15,9 +16,7 @@ async def head_object(store: Store, backend: Backend, params: dict,
     """(bucket record, the backend's HEAD headers) of `params`' Bucket, Key and VersionId."""
     record = get_bucket(store, params["Bucket"])
     version = params.get("VersionId")
-    if version not in (None, "null") and not record.spec.get("versioning"):
-        raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
-                       ArgumentValue=version)
+    check_version_id(record, version)
     query = [("versionId", version)] if version else []
     try:
         reply = await backend.request("HEAD", record.spec["backend"], params["Key"], query, dict(headers or {}))

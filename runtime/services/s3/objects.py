@@ -27,7 +27,7 @@ from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.names import (check_metadata_size, check_object_key, check_part_number,
-                                       is_single_byte_range, malformed_xml)
+                                       check_version_id, is_single_byte_range, malformed_xml)
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.notifications import enqueue_events
@@ -331,10 +331,7 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
             name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
     for deleted in (params.get("Delete") or {}).get("Objects", []):
         check_object_key(deleted["Key"])
-    version = params.get("VersionId")
-    if version not in (None, "null") and not record.spec.get("versioning"):  # the backend would ignore it
-        raise AwsError("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
-                       ArgumentValue=version)
+    check_version_id(record, params.get("VersionId"))
     if name in _SETS_ACL:
         check_write_acl(params, record.account)
     if name == "PutObjectTagging":
