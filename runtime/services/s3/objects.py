@@ -34,6 +34,7 @@ from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket
 from runtime.services.s3.tags import check_tag_set, check_tagging_header
+from runtime.services.s3.versions_listing import Query, versions_page
 from runtime.state import Store
 
 STREAM_CHUNK = 1024 * 1024
@@ -151,6 +152,8 @@ class ObjectsProvider:
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
         if name in _LISTINGS and params.get("Delimiter"):
             query = resume_past_prefixes(query)
+        if name == "ListObjectVersions" and self.backend.endpoint.lists_depth_first:
+            return await self._versions_page(ctx, record, backend_bucket, params, request)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
@@ -196,6 +199,26 @@ class ObjectsProvider:
             return web.Response(status=reply.status, headers=out_headers, body=data)
         finally:
             reply.release()
+
+    async def _versions_page(self, ctx: RequestContext, record, backend_bucket: str, params: dict,
+                             request: web.Request) -> web.Response:
+        max_keys = params.get("MaxKeys", 1000)
+        if max_keys < 0:
+            raise AwsError("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647", 400,
+                           ArgumentName="maxKeys", ArgumentValue=str(max_keys))
+        query = Query(params.get("Prefix") or "", params.get("Delimiter") or "", params.get("KeyMarker") or "",
+                      params.get("VersionIdMarker") or "", min(max_keys, 1000), params.get("EncodingType") == "url")
+        try:
+            data = await versions_page(self.backend, backend_bucket, query)
+        except BackendUnavailable as exc:
+            raise unavailable() from exc
+        data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
+        classes = record.spec.get("storage_classes")
+        if classes:
+            data = _with_storage_classes(data, classes)
+        headers = {"Content-Type": "application/xml", "x-amz-request-id": ctx.request_id,
+                   "x-amz-id-2": ctx.request_id, **(ctx.extras.get("cors") or {})}
+        return web.Response(status=200, headers=headers, body=data)
 
     def _as_client_sees(self, data: bytes, backend_bucket: str, record, request: web.Request,
                         request_id: str) -> bytes:
