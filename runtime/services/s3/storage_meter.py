@@ -18,8 +18,10 @@ import os
 from xml.etree.ElementTree import fromstring
 
 from runtime.services._shared.days import seconds_by_utc_day
+from runtime.errors import AwsError
 from runtime.services.s3.background import BackgroundPass
 from runtime.services.s3.records import BUCKET
+from runtime.services.s3.versions_listing import all_versions
 from runtime.state import Store
 
 INTERVAL_ENV = "TERRARIUM_S3_STORAGE_INTERVAL"
@@ -85,14 +87,27 @@ class StorageMeter(BackgroundPass):
         for record in self.store.list(BUCKET):
             classes = record.spec.get("storage_classes") or {}
             sizes: Sizes = {}
-            async for key, size in self._versions(record.spec["backend"]):
+            for key, size in await self._versions(record.spec["backend"]):
                 klass = classes.get(key, "STANDARD")
                 sizes[klass] = sizes.get(klass, 0) + size
             measured[(record.account, record.id)] = sizes
         record_sample(self.store, self.clock(), measured)
 
-    async def _versions(self, backend_bucket: str):
-        """(key, size) of every object version in the backend bucket (delete markers have no size)."""
+    async def _versions(self, backend_bucket: str) -> list[tuple[str, int]]:
+        """(key, size) of every object version in the backend bucket (delete markers have no size). On a
+        depth-first backend its own paging loses keys, so the gateway's walk (versions_listing) counts them,
+        except where one folder holds more than that walk can split: there the backend's paging has to do."""
+        if self.backend.endpoint.lists_depth_first:
+            try:
+                return [(entry.key, entry.size) async for entry in all_versions(self.backend, backend_bucket)]
+            except AwsError as error:
+                if error.code == "NoSuchBucket":
+                    return []  # deleted since it was listed
+                if error.code != "NotImplemented":
+                    raise
+        return [item async for item in self._backend_paged_versions(backend_bucket)]
+
+    async def _backend_paged_versions(self, backend_bucket: str):
         markers: list[tuple[str, str]] = []
         while True:
             reply = await self.backend.request("GET", backend_bucket, None, [("versions", ""), *markers], {})

@@ -5,10 +5,10 @@ page it cuts with `max-keys` is not the first keys in byte order, and its `key-m
 `a.txt`, `a/b`, `a-c` one key at a time lost keys, and a marker sorting before the prefix listed nothing (found
 by a random search against S3's rules). What it does list right is every version under a prefix when they fit
 one unpaged answer (1000). So the gateway asks for exactly that and, where a prefix holds more, splits it by
-its folders (`delimiter=/`) and descends in byte order, skipping folders that sort wholly before the marker.
-The page itself (marker, version-id marker, the client's delimiter, max-keys, the next markers) is cut here.
-A single folder holding more than 1000 versions and subfolders directly cannot be split further and is
-answered `NotImplemented` rather than listed wrong (README)."""
+its folders (`delimiter=/`), or where one folder level alone holds more, by the next character, and descends
+in byte order, skipping what sorts wholly before the marker. The page itself (marker, version-id marker, the
+client's delimiter, max-keys, the next markers) is cut here. Only a prefix that is itself a key with more
+than 1000 versions and names beside it cannot be split and is answered `NotImplemented` (README)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ BACKEND_PAGE = 1000  # the most versions SeaweedFS returns in one answer
 _ENTRY = re.compile(rb"<(Version|DeleteMarker)>.*?</\1>", re.S)
 _KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
 _VERSION_ID = re.compile(rb"<VersionId>(.*?)</VersionId>", re.S)
+_SIZE = re.compile(rb"<Size>(\d+)</Size>")
 _PREFIX = re.compile(rb"<CommonPrefixes>\s*<Prefix>(.*?)</Prefix>", re.S)
 _TRUNCATED = re.compile(rb"<IsTruncated>true</IsTruncated>")
 _ERROR = re.compile(rb"<Code>(.*?)</Code>.*?<Message>(.*?)</Message>", re.S)
@@ -34,9 +35,11 @@ _ERROR = re.compile(rb"<Code>(.*?)</Code>.*?<Message>(.*?)</Message>", re.S)
 
 @dataclass(frozen=True)
 class Listed:
-    """One version or delete marker: its key, version id, and its element as the backend wrote it."""
+    """One version or delete marker: its key, version id, size (0 for a delete marker), and its element as
+    the backend wrote it."""
     key: str
     version_id: str
+    size: int
     element: bytes
 
 
@@ -60,13 +63,15 @@ def _wholly_before(prefix: str, floor: str) -> bool:
     return _bytes(prefix) < _bytes(floor) and not floor.startswith(prefix)
 
 
-async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: bool,
-                        url_encoded: bool) -> tuple[list[Listed], list[str], bool]:
+async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: bool, url_encoded: bool,
+                        marker: str = "") -> tuple[list[Listed], list[str], bool]:
     """One unpaged backend answer. Keys are asked for plain (SeaweedFS ignores `encoding-type` here) and
     each element's key is encoded here when the client asked for `EncodingType=url`."""
     query = [("versions", ""), ("prefix", prefix), ("max-keys", str(BACKEND_PAGE))]
     if delimited:
         query.append(("delimiter", "/"))
+    if marker:
+        query.append(("key-marker", marker))
     reply = await backend.request("GET", bucket, None, query, {})
     try:
         data = await reply.read()
@@ -79,11 +84,12 @@ async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: b
     entries = []
     for match in _ENTRY.finditer(data):
         element = match.group(0)
-        key, version = _KEY.search(element), _VERSION_ID.search(element)
+        key, version, size = _KEY.search(element), _VERSION_ID.search(element), _SIZE.search(element)
         name = listed_name(key.group(1), False) if key else ""
         if key and url_encoded:
             element = element[:key.start(1)] + _text(name, True) + element[key.end(1):]
-        entries.append(Listed(name, html.unescape(version.group(1).decode()) if version else "null", element))
+        entries.append(Listed(name, html.unescape(version.group(1).decode()) if version else "null",
+                              int(size.group(1)) if size else 0, element))
     prefixes = [listed_name(p, False) for p in _PREFIX.findall(data)]
     return entries, prefixes, bool(_TRUNCATED.search(data))
 
@@ -91,17 +97,18 @@ async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: b
 async def _in_order(backend: Backend, bucket: str, prefix: str, floor: list[str],
                     url_encoded: bool) -> AsyncIterator[Listed]:
     """Every version under `prefix` in S3's order (keys by bytes, one key's versions newest first), skipping
-    folders wholly before `floor[0]`, which the consumer may raise as it goes."""
+    what sorts wholly before `floor[0]`, which the consumer may raise as it goes."""
     entries, _, truncated = await _backend_page(backend, bucket, prefix, False, url_encoded)
     if not truncated:
         for entry in sorted(entries, key=lambda e: _bytes(e.key)):
             yield entry
         return
+    first_entries = entries
     entries, folders, truncated = await _backend_page(backend, bucket, prefix, True, url_encoded)
     if truncated:
-        raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot page through more than {BACKEND_PAGE} "
-                       f"versions and folders held directly under one folder ('{prefix}'); list a narrower "
-                       "prefix.", 501)
+        async for entry in _by_next_character(backend, bucket, prefix, first_entries, floor, url_encoded):
+            yield entry
+        return
     children: list[tuple[str, Listed | None]] = [(e.key, e) for e in entries] + [(f, None) for f in folders]
     for name, entry in sorted(children, key=lambda child: _bytes(child[0])):
         if entry is not None:
@@ -109,6 +116,49 @@ async def _in_order(backend: Backend, bucket: str, prefix: str, floor: list[str]
         elif not _wholly_before(name, floor[0]):
             async for nested in _in_order(backend, bucket, name, floor, url_encoded):
                 yield nested
+
+
+async def _by_next_character(backend: Backend, bucket: str, prefix: str, first_entries: list[Listed],
+                             floor: list[str], url_encoded: bool) -> AsyncIterator[Listed]:
+    """Every version under `prefix` when even one folder level of it is more than one backend answer: the
+    key equal to `prefix` itself, then the keys continuing with each ASCII character in turn (each listed,
+    and split again, on its own), then those continuing with a non-ASCII character, from one answer after a
+    marker past ASCII (a marker within one folder level, which SeaweedFS honours). The key equal to `prefix`
+    is in none of those: a folder marker is the first thing the backend's walk meets, while any other key
+    named like the prefix is refused, since no answer is sure to hold all its versions."""
+    if prefix and not prefix.endswith("/") and await _exists(backend, bucket, prefix):
+        raise _too_many(prefix)
+    for entry in first_entries:
+        if entry.key == prefix:
+            yield entry
+    for code in range(1, 128):
+        narrower = prefix + chr(code)
+        if not _wholly_before(narrower, floor[0]):
+            async for entry in _in_order(backend, bucket, narrower, floor, url_encoded):
+                yield entry
+    entries, _, truncated = await _backend_page(backend, bucket, prefix, False, url_encoded,
+                                                marker=prefix + "\x7f" + PAST)
+    if truncated:
+        raise _too_many(prefix)
+    for entry in sorted(entries, key=lambda e: _bytes(e.key)):
+        yield entry
+
+
+async def _exists(backend: Backend, bucket: str, key: str) -> bool:
+    """Whether `key` has a current version or a delete marker as its latest."""
+    reply = await backend.request("HEAD", bucket, key, [], {})
+    reply.release()
+    return reply.status == 200 or reply.headers.get("x-amz-delete-marker") == "true"
+
+
+def _too_many(prefix: str) -> AwsError:
+    return AwsError("NotImplemented", f"Terrarium's S3 backend cannot page through the versions under "
+                    f"'{prefix}' in S3's order; list a narrower prefix.", 501)
+
+
+def all_versions(backend: Backend, bucket: str) -> AsyncIterator[Listed]:
+    """Every version and delete marker in `bucket`, in S3's order."""
+    return _in_order(backend, bucket, "", [""], False)
 
 
 def _after_marker(entry: Listed, query: Query, passed_version: list[bool]) -> bool:
