@@ -37,6 +37,27 @@ def temporary_bucket(s3, prefix: str = "b") -> Iterator[str]:
         s3.delete_bucket(Bucket=name)
 
 
+def marker_pages(list_call, id_marker: str, *, max_pages: int = 40, **args) -> list[dict]:
+    """Every page of a listing resumed by key and id markers (`list_object_versions` with "VersionIdMarker",
+    `list_multipart_uploads` with "UploadIdMarker"), following each page's Next markers."""
+    pages = []
+    for _ in range(max_pages):
+        page = list_call(**args)
+        pages.append(page)
+        if not page["IsTruncated"]:
+            return pages
+        args["KeyMarker"] = page["NextKeyMarker"]
+        args[id_marker] = page.get("Next" + id_marker, "")
+    raise AssertionError(f"still truncated after {max_pages} pages")
+
+
+def named_entries(page: dict, lists: tuple[str, ...], id_field: str) -> list[tuple[str, str]]:
+    """A page's entries from `lists` as (Key, id) and its common prefixes as (Prefix, ""), by name bytes."""
+    entries = [(e["Key"], e[id_field]) for name in lists for e in page.get(name, [])]
+    entries += [(p["Prefix"], "") for p in page.get("CommonPrefixes", [])]
+    return sorted(entries, key=lambda e: e[0].encode())
+
+
 def anonymous_client(server):
     return boto3.client("s3", endpoint_url=server.endpoint, region_name=server.region,
                         config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))

@@ -15,11 +15,10 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.s3_helpers import temporary_bucket
+from tests.e2e.s3_helpers import marker_pages, named_entries, temporary_bucket
 from tests.e2e.test_s3_listing_model import key, model_listing, storable
 
 pytestmark = pytest.mark.host
-MAX_PAGES = 40
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +34,11 @@ def versioned_bucket(s3) -> Iterator[str]:
 
 
 def page_entries(page: dict) -> list[tuple[str, str]]:
-    """A page's versions, delete markers ("key", version id) and common prefixes ("prefix", "") by name."""
-    entries = [(v["Key"], v["VersionId"]) for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-    entries += [(p["Prefix"], "") for p in page.get("CommonPrefixes", [])]
-    return sorted(entries, key=lambda e: e[0].encode())
+    return named_entries(page, ("Versions", "DeleteMarkers"), "VersionId")
 
 
 def all_pages(s3, **args) -> list[dict]:
-    pages = []
-    for _ in range(MAX_PAGES):
-        page = s3.list_object_versions(**args)
-        pages.append(page)
-        if not page["IsTruncated"]:
-            return pages
-        args["KeyMarker"] = page["NextKeyMarker"]
-        args["VersionIdMarker"] = page.get("NextVersionIdMarker", "")
-    raise AssertionError(f"still truncated after {MAX_PAGES} pages")
+    return marker_pages(s3.list_object_versions, "VersionIdMarker", **args)
 
 
 def test_version_listings_match_the_model(s3):

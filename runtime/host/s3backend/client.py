@@ -34,7 +34,7 @@ class BackendEndpoint:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
-    lists_depth_first: bool = False  # SeaweedFS: version listings are paged by the gateway (versions_listing)
+    gateway_pages_listings: bool = False  # SeaweedFS: version and upload listings are paged by the gateway
 
     @property
     def netloc(self) -> str:

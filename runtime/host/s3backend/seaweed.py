@@ -98,7 +98,7 @@ class SeaweedSupervisor:
         config_path.write_text(json.dumps(config))
         (self.directory / "master.toml").write_text(MASTER_TOML)
         self.endpoint = BackendEndpoint(f"http://127.0.0.1:{self.ports['s3']}", identity["accessKey"],
-                                        identity["secretKey"], lists_depth_first=True)
+                                        identity["secretKey"], gateway_pages_listings=True)
         return self.endpoint
 
     def _load_ports(self) -> dict[str, int]:

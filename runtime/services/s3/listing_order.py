@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 _ENTRY = {
     "Contents": re.compile(rb"<Contents>.*?</Contents>", re.S),
@@ -48,6 +48,19 @@ def listed_name(raw: bytes, url_encoded: bool) -> str:
     return unquote_plus(text) if url_encoded else text
 
 
+def key_bytes(text: str) -> bytes:
+    """A key as S3 orders it: by its UTF-8 bytes."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def listing_text(value: str, url_encoded: bool) -> bytes:
+    """A key, prefix or marker as a listing document carries it: URL-encoded if asked (`EncodingType=url`),
+    then XML-escaped."""
+    if url_encoded:
+        value = quote(value, safe="/")
+    return key_bytes(html.escape(value, quote=False))
+
+
 def _name(entry: bytes, url_encoded: bool) -> bytes:
     found = _NAME.search(entry)
-    return (listed_name(found.group(1), url_encoded) if found else "").encode("utf-8", "surrogateescape")
+    return key_bytes(listed_name(found.group(1), url_encoded) if found else "")

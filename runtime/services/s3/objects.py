@@ -32,8 +32,9 @@ from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
-from runtime.services.s3.records import BUCKET, get_bucket
+from runtime.services.s3.records import BUCKET, get_bucket, owner
 from runtime.services.s3.tags import check_tag_set, check_tagging_header
+from runtime.services.s3.uploads_listing import UploadsQuery, uploads_page
 from runtime.services.s3.versions_listing import Query, versions_page
 from runtime.state import Store
 
@@ -91,6 +92,7 @@ PROXIED = {
     "DeleteObjects": ("s3:DeleteObject", deleted_objects_arns, False, "ObjectRemoved:Delete"),
 }
 _LISTINGS = {"ListObjects", "ListObjectsV2", "ListObjectVersions"}
+_PAGED_BY_GATEWAY = {"ListObjectVersions", "ListMultipartUploads"}
 _LISTED_OBJECT = re.compile(rb"<(Contents|Version)>(.*?)</\1>", re.S)
 _LISTED_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
 _LISTED_CLASS = re.compile(rb"<StorageClass>[^<]*</StorageClass>")
@@ -152,8 +154,8 @@ class ObjectsProvider:
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
         if name in _LISTINGS and params.get("Delimiter"):
             query = resume_past_prefixes(query)
-        if name == "ListObjectVersions" and self.backend.endpoint.lists_depth_first:
-            return await self._versions_page(ctx, record, backend_bucket, params, request)
+        if name in _PAGED_BY_GATEWAY and self.backend.endpoint.gateway_pages_listings:
+            return await self._gateway_page(ctx, name, record, backend_bucket, params, request)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
@@ -200,21 +202,29 @@ class ObjectsProvider:
         finally:
             reply.release()
 
-    async def _versions_page(self, ctx: RequestContext, record, backend_bucket: str, params: dict,
-                             request: web.Request) -> web.Response:
-        max_keys = params.get("MaxKeys", 1000)
-        if max_keys < 0:
-            raise AwsError("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647", 400,
-                           ArgumentName="maxKeys", ArgumentValue=str(max_keys))
-        query = Query(params.get("Prefix") or "", params.get("Delimiter") or "", params.get("KeyMarker") or "",
-                      params.get("VersionIdMarker") or "", min(max_keys, 1000), params.get("EncodingType") == "url")
+    async def _gateway_page(self, ctx: RequestContext, name: str, record, backend_bucket: str, params: dict,
+                            request: web.Request) -> web.Response:
+        """A version or multipart-upload listing page cut by the gateway (versions_listing, uploads_listing)."""
+        most = params.get("MaxKeys" if name == "ListObjectVersions" else "MaxUploads", 1000)
+        if most < 0:
+            argument = "maxKeys" if name == "ListObjectVersions" else "maxUploads"
+            raise AwsError("InvalidArgument", f"Argument {argument} must be an integer between 0 and 2147483647",
+                           400, ArgumentName=argument, ArgumentValue=str(most))
+        common = (params.get("Prefix") or "", params.get("Delimiter") or "", params.get("KeyMarker") or "")
+        url_encoded = params.get("EncodingType") == "url"
         try:
-            data = await versions_page(self.backend, backend_bucket, query)
+            if name == "ListObjectVersions":
+                query = Query(*common, params.get("VersionIdMarker") or "", min(most, 1000), url_encoded)
+                data = await versions_page(self.backend, backend_bucket, query)
+            else:
+                uploads = UploadsQuery(*common, params.get("UploadIdMarker") or "", min(most, 1000), url_encoded)
+                data = await uploads_page(self.backend, backend_bucket, uploads, owner(record.account),
+                                          record.spec.get("storage_classes") or {})
         except BackendUnavailable as exc:
             raise unavailable() from exc
         data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
         classes = record.spec.get("storage_classes")
-        if classes:
+        if classes and name == "ListObjectVersions":
             data = _with_storage_classes(data, classes)
         headers = {"Content-Type": "application/xml", "x-amz-request-id": ctx.request_id,
                    "x-amz-id-2": ctx.request_id, **(ctx.extras.get("cors") or {})}

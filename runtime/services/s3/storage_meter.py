@@ -97,7 +97,7 @@ class StorageMeter(BackgroundPass):
         """(key, size) of every object version in the backend bucket (delete markers have no size). On a
         depth-first backend its own paging loses keys, so the gateway's walk (versions_listing) counts them,
         except where one folder holds more than that walk can split: there the backend's paging has to do."""
-        if self.backend.endpoint.lists_depth_first:
+        if self.backend.endpoint.gateway_pages_listings:
             try:
                 return [(entry.key, entry.size) async for entry in all_versions(self.backend, backend_bucket)]
             except AwsError as error:

@@ -16,11 +16,10 @@ import html
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend
-from runtime.services.s3.listing_order import listed_name
+from runtime.services.s3.listing_order import key_bytes, listed_name, listing_text
 from runtime.services.s3.markers import PAST, rolled_up_prefix
 
 BACKEND_PAGE = 1000  # the most versions SeaweedFS returns in one answer
@@ -54,13 +53,23 @@ class Query:
     url_encoded: bool
 
 
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
 def _wholly_before(prefix: str, floor: str) -> bool:
     """Whether every key starting with `prefix` sorts before `floor`."""
-    return _bytes(prefix) < _bytes(floor) and not floor.startswith(prefix)
+    return key_bytes(prefix) < key_bytes(floor) and not floor.startswith(prefix)
+
+
+async def backend_listing(backend: Backend, bucket: str, query: list[tuple[str, str]]) -> bytes:
+    """A listing document from the backend; its error, if it answers one, as an AwsError."""
+    reply = await backend.request("GET", bucket, None, query, {})
+    try:
+        data = await reply.read()
+    finally:
+        reply.release()
+    if not 200 <= reply.status < 300:
+        found = _ERROR.search(data)
+        code, message = (html.unescape(g.decode()) for g in found.groups()) if found else ("InternalError", "")
+        raise AwsError(code, message, reply.status)
+    return data
 
 
 async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: bool, url_encoded: bool,
@@ -72,22 +81,14 @@ async def _backend_page(backend: Backend, bucket: str, prefix: str, delimited: b
         query.append(("delimiter", "/"))
     if marker:
         query.append(("key-marker", marker))
-    reply = await backend.request("GET", bucket, None, query, {})
-    try:
-        data = await reply.read()
-    finally:
-        reply.release()
-    if not 200 <= reply.status < 300:
-        found = _ERROR.search(data)
-        code, message = (html.unescape(g.decode()) for g in found.groups()) if found else ("InternalError", "")
-        raise AwsError(code, message, reply.status)
+    data = await backend_listing(backend, bucket, query)
     entries = []
     for match in _ENTRY.finditer(data):
         element = match.group(0)
         key, version, size = _KEY.search(element), _VERSION_ID.search(element), _SIZE.search(element)
         name = listed_name(key.group(1), False) if key else ""
         if key and url_encoded:
-            element = element[:key.start(1)] + _text(name, True) + element[key.end(1):]
+            element = element[:key.start(1)] + listing_text(name, True) + element[key.end(1):]
         entries.append(Listed(name, html.unescape(version.group(1).decode()) if version else "null",
                               int(size.group(1)) if size else 0, element))
     prefixes = [listed_name(p, False) for p in _PREFIX.findall(data)]
@@ -100,7 +101,7 @@ async def _in_order(backend: Backend, bucket: str, prefix: str, floor: list[str]
     what sorts wholly before `floor[0]`, which the consumer may raise as it goes."""
     entries, _, truncated = await _backend_page(backend, bucket, prefix, False, url_encoded)
     if not truncated:
-        for entry in sorted(entries, key=lambda e: _bytes(e.key)):
+        for entry in sorted(entries, key=lambda e: key_bytes(e.key)):
             yield entry
         return
     first_entries = entries
@@ -110,7 +111,7 @@ async def _in_order(backend: Backend, bucket: str, prefix: str, floor: list[str]
             yield entry
         return
     children: list[tuple[str, Listed | None]] = [(e.key, e) for e in entries] + [(f, None) for f in folders]
-    for name, entry in sorted(children, key=lambda child: _bytes(child[0])):
+    for name, entry in sorted(children, key=lambda child: key_bytes(child[0])):
         if entry is not None:
             yield entry
         elif not _wholly_before(name, floor[0]):
@@ -140,7 +141,7 @@ async def _by_next_character(backend: Backend, bucket: str, prefix: str, first_e
                                                 marker=prefix + "\x7f" + PAST)
     if truncated:
         raise _too_many(prefix)
-    for entry in sorted(entries, key=lambda e: _bytes(e.key)):
+    for entry in sorted(entries, key=lambda e: key_bytes(e.key)):
         yield entry
 
 
@@ -163,7 +164,7 @@ def all_versions(backend: Backend, bucket: str) -> AsyncIterator[Listed]:
 
 def _after_marker(entry: Listed, query: Query, passed_version: list[bool]) -> bool:
     """Whether `entry` comes after the request's key marker (and version-id marker) in S3's order."""
-    key, marker = _bytes(entry.key), _bytes(query.key_marker)
+    key, marker = key_bytes(entry.key), key_bytes(query.key_marker)
     if key != marker:
         return key > marker
     if not query.version_id_marker:
@@ -197,17 +198,11 @@ async def versions_page(backend: Backend, bucket: str, query: Query) -> bytes:
             page.append(entry.element)
             last = (entry.key, entry.version_id)
             continue
-        page.append(b"<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % _text(common, query.url_encoded))
+        page.append(b"<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % listing_text(common, query.url_encoded))
         last = (common, None)
         marker_prefix = common
         floor[0] = common + PAST
     return _document(bucket, query, page, truncated, last)
-
-
-def _text(value: str, url_encoded: bool) -> bytes:
-    if url_encoded:
-        value = quote(value, safe="/")
-    return _bytes(html.escape(value, quote=False))
 
 
 def _document(bucket: str, query: Query, page: list[bytes], truncated: bool,
@@ -215,17 +210,17 @@ def _document(bucket: str, query: Query, page: list[bytes], truncated: bool,
     enc = query.url_encoded
     head = [b'<?xml version="1.0" encoding="UTF-8"?>',
             b'<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-            b"<Name>%s</Name>" % _text(bucket, False), b"<Prefix>%s</Prefix>" % _text(query.prefix, enc),
-            b"<KeyMarker>%s</KeyMarker>" % _text(query.key_marker, enc),
-            b"<VersionIdMarker>%s</VersionIdMarker>" % _text(query.version_id_marker, False),
+            b"<Name>%s</Name>" % listing_text(bucket, False), b"<Prefix>%s</Prefix>" % listing_text(query.prefix, enc),
+            b"<KeyMarker>%s</KeyMarker>" % listing_text(query.key_marker, enc),
+            b"<VersionIdMarker>%s</VersionIdMarker>" % listing_text(query.version_id_marker, False),
             b"<MaxKeys>%d</MaxKeys>" % query.max_keys]
     if query.delimiter:
-        head.append(b"<Delimiter>%s</Delimiter>" % _text(query.delimiter, enc))
+        head.append(b"<Delimiter>%s</Delimiter>" % listing_text(query.delimiter, enc))
     if enc:
         head.append(b"<EncodingType>url</EncodingType>")
     head.append(b"<IsTruncated>%s</IsTruncated>" % (b"true" if truncated else b"false"))
     if truncated and last is not None:
-        head.append(b"<NextKeyMarker>%s</NextKeyMarker>" % _text(last[0], enc))
+        head.append(b"<NextKeyMarker>%s</NextKeyMarker>" % listing_text(last[0], enc))
         if last[1] is not None:
-            head.append(b"<NextVersionIdMarker>%s</NextVersionIdMarker>" % _text(last[1], False))
+            head.append(b"<NextVersionIdMarker>%s</NextVersionIdMarker>" % listing_text(last[1], False))
     return b"".join(head + page + [b"</ListVersionsResult>"])
