@@ -122,3 +122,23 @@ def test_object_attributes_answer_what_is_asked(s3, bucket):
         ("NoSuchKey", 404)
     assert error_of(lambda: s3.get_object_attributes(Bucket=bucket, Key="a.txt", ObjectAttributes=["Colour"])) == \
         ("InvalidArgument", 400)
+
+
+def test_listings_name_the_bucket_owner(s3, bucket):
+    owner = s3.list_buckets()["Owner"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    assert s3.list_objects(Bucket=bucket)["Contents"][0]["Owner"] == owner
+    assert s3.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"][0]["Owner"] == owner
+    assert s3.list_object_versions(Bucket=bucket)["Versions"][0]["Owner"] == owner
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    try:
+        for number in (1, 2):
+            s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=number, Body=b"p")
+        parts = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload)
+        assert (parts["Owner"], parts["Initiator"], parts["MaxParts"]) == (owner, owner, 1000)
+        first = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload, MaxParts=1)
+        rest = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload, PartNumberMarker=first["NextPartNumberMarker"])
+        assert [p["PartNumber"] for p in first["Parts"] + rest["Parts"]] == [1, 2] and not rest["IsTruncated"]
+        assert s3.list_multipart_uploads(Bucket=bucket)["Uploads"][0]["Owner"] == owner
+    finally:
+        s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)

@@ -11,9 +11,8 @@ Notifications are queued after the backend confirmed a change and before the cli
 from __future__ import annotations
 
 import asyncio
-import html
 import re
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote
 from xml.etree.ElementTree import ParseError, fromstring
 
 from aiohttp import web
@@ -28,6 +27,7 @@ from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.names import (check_metadata_size, check_object_key, check_part_number,
                                        check_version_id, is_single_byte_range, malformed_xml)
+from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.notifications import enqueue_events
@@ -93,9 +93,6 @@ PROXIED = {
 }
 _LISTINGS = {"ListObjects", "ListObjectsV2", "ListObjectVersions"}
 _PAGED_BY_GATEWAY = {"ListObjectVersions", "ListMultipartUploads"}
-_LISTED_OBJECT = re.compile(rb"<(Contents|Version)>(.*?)</\1>", re.S)
-_LISTED_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
-_LISTED_CLASS = re.compile(rb"<StorageClass>[^<]*</StorageClass>")
 _STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 _WRITES_DATA = {"CopyObject", "CreateMultipartUpload"}  # and PutObject with a body
 _SETS_ACL = {"PutObject", "CopyObject", "CreateMultipartUpload"}
@@ -154,6 +151,8 @@ class ObjectsProvider:
                  if not k.lower().startswith("x-amz-") and k not in _AUTH_QUERY]
         if name in _LISTINGS and params.get("Delimiter"):
             query = resume_past_prefixes(query)
+        if name == "ListParts" and params.get("MaxParts") is None:
+            query.append(("max-parts", "1000"))  # S3's default; SeaweedFS's is 10000
         if name in _PAGED_BY_GATEWAY and self.backend.endpoint.gateway_pages_listings:
             return await self._gateway_page(ctx, name, record, backend_bucket, params, request)
         try:
@@ -178,9 +177,10 @@ class ObjectsProvider:
                                Key=key)
             if not (ok and name == "GetObject"):  # an object's own bytes are never rewritten
                 data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
-            classes = record.spec.get("storage_classes")
-            if classes and name in _LISTINGS:
-                data = _with_storage_classes(data, classes)
+            if name in _LISTINGS:
+                data = as_listed(data, record)
+            elif name == "ListParts" and ok:
+                data = with_initiator_and_owner(data, record)
             if ok and name in _LISTINGS:
                 url_encoded = params.get("EncodingType") == "url"
                 if params.get("Delimiter"):
@@ -223,9 +223,8 @@ class ObjectsProvider:
         except BackendUnavailable as exc:
             raise unavailable() from exc
         data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
-        classes = record.spec.get("storage_classes")
-        if classes and name == "ListObjectVersions":
-            data = _with_storage_classes(data, classes)
+        if name == "ListObjectVersions":
+            data = as_listed(data, record)
         headers = {"Content-Type": "application/xml", "x-amz-request-id": ctx.request_id,
                    "x-amz-id-2": ctx.request_id, **(ctx.extras.get("cors") or {})}
         return web.Response(status=200, headers=headers, body=data)
@@ -340,20 +339,6 @@ class ObjectsProvider:
             return size, reply.headers.get("ETag")
         finally:
             reply.release()
-
-
-def _with_storage_classes(data: bytes, classes: dict[str, str]) -> bytes:
-    """Listings report the storage class Terrarium recorded for each key (the backend knows only one)."""
-    def patch(found: re.Match) -> bytes:
-        inner = found.group(2)
-        key = _LISTED_KEY.search(inner)
-        text = html.unescape(key.group(1).decode()) if key else ""
-        klass = classes.get(text) or classes.get(unquote_plus(text))  # encoding-type=url
-        if klass is None:
-            return found.group(0)
-        inner = _LISTED_CLASS.sub(f"<StorageClass>{klass}</StorageClass>".encode(), inner)
-        return b"<" + found.group(1) + b">" + inner + b"</" + found.group(1) + b">"
-    return _LISTED_OBJECT.sub(patch, data)
 
 
 def _check_request(name: str, params: dict, request: web.Request, record) -> None:
