@@ -368,6 +368,47 @@ def test_versioning_cannot_be_undone(s3, bucket):
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
 
 
+def test_delete_markers_are_named_when_read(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    kept = s3.put_object(Bucket=bucket, Key="gone", Body=b"1")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="gone")["VersionId"]
+    for read in (s3.get_object, s3.head_object):
+        with pytest.raises(ClientError) as caught:
+            read(Bucket=bucket, Key="gone")
+        headers = caught.value.response["ResponseMetadata"]["HTTPHeaders"]
+        assert (caught.value.response["ResponseMetadata"]["HTTPStatusCode"], headers["x-amz-delete-marker"],
+                headers["x-amz-version-id"]) == (404, "true", marker)
+        with pytest.raises(ClientError) as caught:
+            read(Bucket=bucket, Key="gone", VersionId=marker)
+        headers = caught.value.response["ResponseMetadata"]["HTTPHeaders"]
+        assert (caught.value.response["ResponseMetadata"]["HTTPStatusCode"], headers["x-amz-delete-marker"],
+                headers["allow"]) == (405, "true", "DELETE")
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="gone", VersionId=marker)
+    assert code_of(caught.value) == "MethodNotAllowed"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="never")
+    assert "x-amz-delete-marker" not in caught.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert s3.get_object(Bucket=bucket, Key="gone", VersionId=kept)["Body"].read() == b"1"
+
+
+def test_copy_results_quote_the_etag_and_name_the_source_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="src", Body=b"first")
+    s3.put_object(Bucket=bucket, Key="src", Body=b"second")
+    copied = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src",
+                                                                  "VersionId": first["VersionId"]})
+    assert copied["CopyObjectResult"]["ETag"] == first["ETag"] == s3.head_object(Bucket=bucket, Key="dst")["ETag"]
+    assert copied["CopySourceVersionId"] == first["VersionId"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    try:
+        part = s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1,
+                                   CopySource={"Bucket": bucket, "Key": "src", "VersionId": first["VersionId"]})
+        assert (part["CopyPartResult"]["ETag"], part["CopySourceVersionId"]) == (first["ETag"], first["VersionId"])
+    finally:
+        s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+
+
 def test_presigned_get_and_expiry(server, bucket):
     s3 = server.client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
     s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"shared")

@@ -27,6 +27,8 @@ from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.names import (check_metadata_size, check_object_key, check_part_number,
                                        check_version_id, is_single_byte_range, malformed_xml)
+from runtime.services.s3.copy_results import quoted_etag, source_version
+from runtime.services.s3.delete_markers import delete_marker_answer
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
@@ -171,12 +173,25 @@ class ObjectsProvider:
             if name == "GetObject" and ok and (reply.content_length is None or reply.content_length > SMALL_BODY):
                 return await self._stream(request, reply, out_headers)
             data = await reply.read()
+            status = reply.status
+            if status == 404 and name in ("GetObject", "HeadObject") and record.spec.get("versioning"):
+                marked = await delete_marker_answer(self.backend, backend_bucket, key, params.get("VersionId"),
+                                                    request.method, ctx.request_id)
+                if marked is not None:
+                    status, extra, body = marked
+                    out_headers.update(extra)
+                    data = body or data
             if not ok and _FILE_AND_FOLDER.search(data):
                 raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot hold both an object and a folder "
                                f"marker of the same name ('{key.rstrip('/')}' and '{key.rstrip('/')}/').", 501,
                                Key=key)
             if not (ok and name == "GetObject"):  # an object's own bytes are never rewritten
                 data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
+            if ok and name in ("CopyObject", "UploadPartCopy"):
+                data = quoted_etag(data)
+                copied = source_version(request.headers.get("x-amz-copy-source", ""))
+                if copied:
+                    out_headers["x-amz-copy-source-version-id"] = copied
             if name in _LISTINGS:
                 data = as_listed(data, record)
             elif name == "ListParts" and ok:
@@ -197,8 +212,8 @@ class ObjectsProvider:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
                 out_headers["Content-Length"] = reply.headers.get("Content-Length", "0")
-                return web.Response(status=reply.status, headers=out_headers)
-            return web.Response(status=reply.status, headers=out_headers, body=data)
+                return web.Response(status=status, headers=out_headers)
+            return web.Response(status=status, headers=out_headers, body=data)
         finally:
             reply.release()
 
