@@ -368,6 +368,26 @@ def test_versioning_cannot_be_undone(s3, bucket):
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
 
 
+def test_an_object_sent_without_a_type_is_binary_and_its_checksum_comes_back(s3, bucket):
+    put = s3.put_object(Bucket=bucket, Key="plain", Body=b"some text", ChecksumAlgorithm="SHA256")
+    typed = s3.put_object(Bucket=bucket, Key="typed", Body=b"x", ContentType="text/x-typed")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=b"p")
+    s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    s3.copy_object(Bucket=bucket, Key="replaced", CopySource={"Bucket": bucket, "Key": "typed"},
+                   MetadataDirective="REPLACE")
+    s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "typed"})
+    assert {k: s3.head_object(Bucket=bucket, Key=k)["ContentType"] for k in ("plain", "parts", "replaced", "copied")} \
+        == {"plain": "binary/octet-stream", "parts": "binary/octet-stream", "replaced": "binary/octet-stream",
+            "copied": "text/x-typed"}
+    got = s3.get_object(Bucket=bucket, Key="plain", ChecksumMode="ENABLED")
+    assert (got["Body"].read(), got["ChecksumSHA256"]) == (b"some text", put["ChecksumSHA256"])
+    assert s3.get_object(Bucket=bucket, Key="plain", ChecksumMode="ENABLED", Range="bytes=0-3")["Body"].read() == \
+        b"some"
+    assert typed["ETag"] == s3.head_object(Bucket=bucket, Key="typed", ChecksumMode="ENABLED")["ETag"]
+
+
 def test_delete_markers_are_named_when_read(s3, bucket):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     kept = s3.put_object(Bucket=bucket, Key="gone", Body=b"1")["VersionId"]

@@ -8,6 +8,8 @@ import secrets
 
 from runtime.errors import AwsError
 
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 stores for an object sent without one
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 BACKEND_PREFIX = "tr-"

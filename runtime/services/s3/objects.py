@@ -25,13 +25,13 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
-from runtime.services.s3.names import (check_metadata_size, check_object_key, check_part_number,
-                                       check_version_id, is_single_byte_range, malformed_xml)
 from runtime.services.s3.copy_results import quoted_etag, source_version
 from runtime.services.s3.delete_markers import delete_marker_answer
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
+from runtime.services.s3.names import (DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key,
+                                       check_part_number, check_version_id, is_single_byte_range, malformed_xml)
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket, owner
@@ -48,7 +48,7 @@ _FORWARD = {"content-type", "content-md5", "cache-control", "content-disposition
             "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since",
             "x-amz-copy-source-if-unmodified-since", "x-amz-website-redirect-location", "x-amz-checksum-algorithm",
             "x-amz-checksum-type", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
-            "x-amz-object-lock-legal-hold"}
+            "x-amz-object-lock-legal-hold", "x-amz-checksum-mode"}
 _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfer-encoding", "x-amz-request-id",
                   "x-amz-id-2", "content-length", "owner"}
 _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
@@ -129,6 +129,9 @@ class ObjectsProvider:
         key = params.get("Key")
         _check_request(name, params, request, record)
         headers = self._headers(request, params)
+        if name in _STORES_CLASS and "content-type" not in headers and (
+                name != "CopyObject" or request.headers.get("x-amz-metadata-directive", "").upper() == "REPLACE"):
+            headers["content-type"] = DEFAULT_CONTENT_TYPE  # SeaweedFS would sniff one (text/plain...)
         check_metadata_size(headers)
         if "x-amz-copy-source" in headers:
             await self._check_source(ctx, request.headers["x-amz-copy-source"])

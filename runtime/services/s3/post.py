@@ -29,7 +29,7 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import unavailable
-from runtime.services.s3.names import check_metadata_size, check_object_key
+from runtime.services.s3.names import DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import get_bucket
 from runtime.state import Store
@@ -153,7 +153,7 @@ class PostObjectHandler:
             raise AwsError("AccessDenied", "Access Denied", 403)
         record = get_bucket(self.store, bucket)
         check_write_acl({"ACL": v for k, v in fields.items() if k.lower() == "acl"}, record.account)
-        headers = {"Content-Length": str(size)}
+        headers = {"Content-Length": str(size), "content-type": DEFAULT_CONTENT_TYPE}
         for name, value in fields.items():
             lowered = name.lower()
             if lowered in ("content-type", "cache-control", "content-disposition") or lowered.startswith("x-amz-meta-"):
