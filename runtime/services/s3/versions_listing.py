@@ -127,7 +127,8 @@ async def _by_next_character(backend: Backend, bucket: str, prefix: str, first_e
     marker past ASCII (a marker within one folder level, which SeaweedFS honours). The key equal to `prefix`
     is in none of those: a folder marker is the first thing the backend's walk meets, while any other key
     named like the prefix is refused, since no answer is sure to hold all its versions."""
-    if prefix and not prefix.endswith("/") and await _exists(backend, bucket, prefix):
+    if prefix and not prefix.endswith("/") and (any(e.key == prefix for e in first_entries)
+                                               or await _has_current_version(backend, bucket, prefix)):
         raise _too_many(prefix)
     for entry in first_entries:
         if entry.key == prefix:
@@ -145,11 +146,13 @@ async def _by_next_character(backend: Backend, bucket: str, prefix: str, first_e
         yield entry
 
 
-async def _exists(backend: Backend, bucket: str, key: str) -> bool:
-    """Whether `key` has a current version or a delete marker as its latest."""
+async def _has_current_version(backend: Backend, bucket: str, key: str) -> bool:
+    """Whether `key` has a current version. (A key whose newest version is a delete marker shows only in a
+    listing; the first answer under the prefix holds it unless more than 1000 names sorting before
+    `<key>.versions` share the prefix.)"""
     reply = await backend.request("HEAD", bucket, key, [], {})
     reply.release()
-    return reply.status == 200 or reply.headers.get("x-amz-delete-marker") == "true"
+    return reply.status == 200
 
 
 def _too_many(prefix: str) -> AwsError:
