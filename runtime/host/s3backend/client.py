@@ -102,7 +102,9 @@ def _signing_key(secret: str, day: str, region: str) -> bytes:
 
 
 class Backend:
-    """The gateway's port to the object store. `wait_ready` blocks until the supervisor reports health."""
+    """The gateway's port to the object store. `wait_ready` blocks until the supervisor reports health.
+    `writes(bucket)` counts the requests that may have changed a bucket (every one but GET and HEAD), so
+    that what was listed from it can be cached until the count moves."""
 
     def __init__(self, endpoint: BackendEndpoint, ready: Callable[[float], Awaitable[bool]] | None = None) -> None:
         self.endpoint = endpoint
@@ -113,6 +115,10 @@ class Backend:
                           host_header=endpoint.netloc, tls=tls, limit=256)
         self._admin = Minio(endpoint.netloc, access_key=endpoint.access_key, secret_key=endpoint.secret_key,
                             secure=endpoint.url.startswith("https"), region=endpoint.region)
+        self._writes: dict[str, int] = {}
+
+    def writes(self, bucket: str) -> int:
+        return self._writes.get(bucket, 0)
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         if self._ready is not None and not await self._ready(timeout):
@@ -131,6 +137,9 @@ class Backend:
             return await self._pool.request(method, target, all_headers, body)
         except BackendConnectionError as exc:
             raise BackendUnavailable(str(exc)) from exc
+        finally:  # counted once the write is done (or failed), so no listing started before it is kept
+            if method not in ("GET", "HEAD"):
+                self._writes[bucket] = self._writes.get(bucket, 0) + 1
 
     # --- bucket administration (minio SDK) -------------------------------------------------------
     async def create_bucket(self, bucket: str) -> None:

@@ -13,7 +13,7 @@ import re
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.listing_order import listed_name
-from runtime.services.s3.versions_listing import backend_listing
+from runtime.services.s3.listing_walk import backend_listing
 
 _MARKER = re.compile(rb"<DeleteMarker>(.*?)</DeleteMarker>", re.S)
 _KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)

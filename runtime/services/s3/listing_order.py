@@ -64,3 +64,11 @@ def listing_text(value: str, url_encoded: bool) -> bytes:
 def _name(entry: bytes, url_encoded: bool) -> bytes:
     found = _NAME.search(entry)
     return key_bytes(listed_name(found.group(1), url_encoded) if found else "")
+
+
+def delimiter_encoding_truncation(delimiter: str, url_encoded: bool, truncated: bool) -> list[bytes]:
+    """The Delimiter, EncodingType and IsTruncated elements every listing document the gateway writes has."""
+    out = [b"<Delimiter>%s</Delimiter>" % listing_text(delimiter, url_encoded)] if delimiter else []
+    if url_encoded:
+        out.append(b"<EncodingType>url</EncodingType>")
+    return out + [b"<IsTruncated>%s</IsTruncated>" % (b"true" if truncated else b"false")]

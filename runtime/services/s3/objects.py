@@ -33,6 +33,7 @@ from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
 from runtime.services.s3.names import (DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key,
                                        check_part_number, check_version_id, is_single_byte_range, malformed_xml)
 from runtime.services.s3.notifications import enqueue_events
+from runtime.services.s3.objects_listing import ObjectsQuery, objects_page
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket, owner
 from runtime.services.s3.tags import check_tag_set, check_tagging_header
@@ -94,7 +95,7 @@ PROXIED = {
     "DeleteObjects": ("s3:DeleteObject", deleted_objects_arns, False, "ObjectRemoved:Delete"),
 }
 _LISTINGS = {"ListObjects", "ListObjectsV2", "ListObjectVersions"}
-_PAGED_BY_GATEWAY = {"ListObjectVersions", "ListMultipartUploads"}
+_PAGED_BY_GATEWAY = {"ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads"}
 _STORES_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload"}
 _WRITES_DATA = {"CopyObject", "CreateMultipartUpload"}  # and PutObject with a body
 _SETS_ACL = {"PutObject", "CopyObject", "CreateMultipartUpload"}
@@ -222,26 +223,34 @@ class ObjectsProvider:
 
     async def _gateway_page(self, ctx: RequestContext, name: str, record, backend_bucket: str, params: dict,
                             request: web.Request) -> web.Response:
-        """A version or multipart-upload listing page cut by the gateway (versions_listing, uploads_listing)."""
-        most = params.get("MaxKeys" if name == "ListObjectVersions" else "MaxUploads", 1000)
+        """A listing page cut by the gateway (objects_listing, versions_listing, uploads_listing)."""
+        most = params.get("MaxUploads" if name == "ListMultipartUploads" else "MaxKeys", 1000)
         if most < 0:
-            argument = "maxKeys" if name == "ListObjectVersions" else "maxUploads"
+            argument = "maxUploads" if name == "ListMultipartUploads" else "maxKeys"
             raise AwsError("InvalidArgument", f"Argument {argument} must be an integer between 0 and 2147483647",
                            400, ArgumentName=argument, ArgumentValue=str(most))
-        common = (params.get("Prefix") or "", params.get("Delimiter") or "", params.get("KeyMarker") or "")
+        common = (params.get("Prefix") or "", params.get("Delimiter") or "")
+        marker = params.get("KeyMarker") or ""
         url_encoded = params.get("EncodingType") == "url"
         try:
             if name == "ListObjectVersions":
-                query = Query(*common, params.get("VersionIdMarker") or "", min(most, 1000), url_encoded)
+                query = Query(*common, marker, params.get("VersionIdMarker") or "", min(most, 1000), url_encoded)
                 data = await versions_page(self.backend, backend_bucket, query)
-            else:
-                uploads = UploadsQuery(*common, params.get("UploadIdMarker") or "", min(most, 1000), url_encoded)
+            elif name == "ListMultipartUploads":
+                uploads = UploadsQuery(*common, marker, params.get("UploadIdMarker") or "", min(most, 1000),
+                                       url_encoded)
                 data = await uploads_page(self.backend, backend_bucket, uploads, owner(record.account),
                                           record.spec.get("storage_classes") or {})
+            else:
+                objects = ObjectsQuery(name == "ListObjectsV2", *common, min(most, 1000), url_encoded,
+                                       marker=params.get("Marker") or "", start_after=params.get("StartAfter") or "",
+                                       continuation_token=params.get("ContinuationToken") or "",
+                                       fetch_owner=bool(params.get("FetchOwner")))
+                data = await objects_page(self.backend, backend_bucket, objects)
         except BackendUnavailable as exc:
             raise unavailable() from exc
         data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
-        if name == "ListObjectVersions":
+        if name in _LISTINGS:
             data = as_listed(data, record)
         headers = {"Content-Type": "application/xml", "x-amz-request-id": ctx.request_id,
                    "x-amz-id-2": ctx.request_id, **(ctx.extras.get("cors") or {})}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend
-from runtime.services.s3.listing_order import key_bytes, listing_text
+from runtime.services.s3.listing_order import delimiter_encoding_truncation, key_bytes, listing_text
 from runtime.services.s3.markers import rolled_up_prefix
-from runtime.services.s3.versions_listing import backend_listing
+from runtime.services.s3.listing_walk import backend_listing
 
 BACKEND_ANSWER = 10000  # the most uploads SeaweedFS returns in one answer
 _UPLOAD = re.compile(rb"<Upload>(.*?)</Upload>", re.S)
@@ -119,11 +119,7 @@ def _document(bucket: str, query: UploadsQuery, page: list[bytes], truncated: bo
         head.append(b"<NextKeyMarker>%s</NextKeyMarker>" % listing_text(last[0], enc))
         if last[1] is not None:
             head.append(b"<NextUploadIdMarker>%s</NextUploadIdMarker>" % listing_text(last[1], False))
-    if query.delimiter:
-        head.append(b"<Delimiter>%s</Delimiter>" % listing_text(query.delimiter, enc))
     head += [b"<Prefix>%s</Prefix>" % listing_text(query.prefix, enc),
-             b"<MaxUploads>%d</MaxUploads>" % query.max_uploads,
-             b"<IsTruncated>%s</IsTruncated>" % (b"true" if truncated else b"false")]
-    if enc:
-        head.append(b"<EncodingType>url</EncodingType>")
+             b"<MaxUploads>%d</MaxUploads>" % query.max_uploads]
+    head += delimiter_encoding_truncation(query.delimiter, enc, truncated)
     return b"".join(head + page + [b"</ListMultipartUploadsResult>"])
