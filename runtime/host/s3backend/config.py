@@ -14,6 +14,7 @@ ENV_URL = "TERRARIUM_S3_BACKEND_URL"
 ENV_ACCESS_KEY = "TERRARIUM_S3_BACKEND_ACCESS_KEY"
 ENV_SECRET_KEY = "TERRARIUM_S3_BACKEND_SECRET_KEY"
 ENV_REGION = "TERRARIUM_S3_BACKEND_REGION"
+ENV_KIND = "TERRARIUM_S3_BACKEND_KIND"  # "seaweedfs": its listings are paged by the gateway, as the embedded one's
 
 
 def external_endpoint(env: dict | None = None) -> BackendEndpoint | None:
@@ -22,7 +23,8 @@ def external_endpoint(env: dict | None = None) -> BackendEndpoint | None:
     if not url:
         return None
     return BackendEndpoint(url.rstrip("/"), env.get(ENV_ACCESS_KEY, ""), env.get(ENV_SECRET_KEY, ""),
-                           env.get(ENV_REGION, "us-east-1"))
+                           env.get(ENV_REGION, "us-east-1"),
+                           gateway_pages_listings=env.get(ENV_KIND, "").lower() == "seaweedfs")
 
 
 @asynccontextmanager
