@@ -143,6 +143,16 @@ def test_keys_the_backend_cannot_hold_are_not_implemented_rather_than_altered(s3
         s3.put_object(Bucket=bucket, Key="a/", Body=b"")  # but not beside an object "a"
     assert code_of(caught.value) == "NotImplemented"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "dir/"]
+    for write in (lambda: s3.put_object(Bucket=bucket, Key="dir", Body=b"x"),  # nor an object beside "dir/"
+                  lambda: s3.copy_object(Bucket=bucket, Key="dir", CopySource={"Bucket": bucket, "Key": "a"}),
+                  lambda: s3.create_multipart_upload(Bucket=bucket, Key="dir")):
+        with pytest.raises(ClientError) as caught:
+            write()
+        assert code_of(caught.value) == "NotImplemented"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "dir/"]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "dir/"}]})
+    s3.put_object(Bucket=bucket, Key="dir", Body=b"x")  # the marker gone, the name is free
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "dir"]
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"the real a"
 
 

@@ -17,6 +17,7 @@ from xml.etree.ElementTree import fromstring
 
 from runtime.services.s3.background import BackgroundPass
 from runtime.services.s3.buckets import revived
+from runtime.services.s3.folder_markers import note_markers
 from runtime.services.s3.records import BUCKET
 
 DAY = 86400.0
@@ -114,6 +115,7 @@ class LifecycleRunner(BackgroundPass):
         for key in expired:
             reply = await self.backend.request("DELETE", record.spec["backend"], key, [], {})
             reply.release()
+        note_markers(self.store, record, deleted=expired)
         if classes or expired:
             def update(spec: dict) -> dict:
                 current = dict(spec.get("storage_classes") or {})

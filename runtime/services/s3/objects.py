@@ -27,6 +27,7 @@ from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.copy_results import quoted_etag, source_version
 from runtime.services.s3.delete_markers import delete_marker_answer
+from runtime.services.s3.folder_markers import both_named, check_no_marker_named, note_markers
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
@@ -172,7 +173,7 @@ class ObjectsProvider:
                 raise failures[0]
             ok = 200 <= reply.status < 300
             if ok:
-                self._bookkeep(name, record, key, request)
+                self._bookkeep(name, record, key, request, params)
             out_headers = self._response_headers(reply, ctx, record, key)
             if name == "GetObject" and ok and (reply.content_length is None or reply.content_length > SMALL_BODY):
                 return await self._stream(request, reply, out_headers)
@@ -186,9 +187,7 @@ class ObjectsProvider:
                     out_headers.update(extra)
                     data = body or data
             if not ok and _FILE_AND_FOLDER.search(data):
-                raise AwsError("NotImplemented", f"Terrarium's S3 backend cannot hold both an object and a folder "
-                               f"marker of the same name ('{key.rstrip('/')}' and '{key.rstrip('/')}/').", 501,
-                               Key=key)
+                raise both_named(key)
             if not (ok and name == "GetObject"):  # an object's own bytes are never rewritten
                 data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
             if ok and name in ("CopyObject", "UploadPartCopy"):
@@ -326,8 +325,13 @@ class ObjectsProvider:
         await response.write_eof()
         return response
 
-    def _bookkeep(self, name: str, record, key: str | None, request: web.Request) -> None:
-        """Storage classes are Terrarium's: the backend stores everything one way."""
+    def _bookkeep(self, name: str, record, key: str | None, request: web.Request, params: dict) -> None:
+        """Storage classes are Terrarium's: the backend stores everything one way. Folder markers are noted."""
+        if name in ("PutObject", "CopyObject", "CompleteMultipartUpload"):
+            note_markers(self.store, record, stored=[key])
+        elif name in ("DeleteObject", "DeleteObjects"):
+            deleted = [o.get("Key", "") for o in (params.get("Delete") or {}).get("Objects") or []]
+            note_markers(self.store, record, deleted=deleted or [key])
         if key is None:
             return
         klass = request.headers.get("x-amz-storage-class", "STANDARD") if name in _STORES_CLASS else None
@@ -374,6 +378,8 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
     if key is not None:
         check_object_key(key, writes_data=name in _WRITES_DATA or (
             name == "PutObject" and (decoded_length(request.headers) or 0) > 0))
+        if name in _STORES_CLASS:  # the calls that write an object
+            check_no_marker_named(record, key)
     for deleted in (params.get("Delete") or {}).get("Objects", []):
         check_object_key(deleted["Key"])
     check_version_id(record, params.get("VersionId"))

@@ -29,6 +29,7 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import unavailable
+from runtime.services.s3.folder_markers import check_no_marker_named, note_markers
 from runtime.services.s3.names import DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import get_bucket
@@ -153,6 +154,7 @@ class PostObjectHandler:
             raise AwsError("AccessDenied", "Access Denied", 403)
         record = get_bucket(self.store, bucket)
         check_write_acl({"ACL": v for k, v in fields.items() if k.lower() == "acl"}, record.account)
+        check_no_marker_named(record, key)
         headers = {"Content-Length": str(size), "content-type": DEFAULT_CONTENT_TYPE}
         for name, value in fields.items():
             lowered = name.lower()
@@ -171,6 +173,7 @@ class PostObjectHandler:
             etag = reply.headers.get("ETag", "")
         finally:
             reply.release()
+        note_markers(self.store, record, stored=[key])
         enqueue_events(self.store, record, region=record.spec.get("region", "us-east-1"),
                        event_name="ObjectCreated:Post", principal_id=credential.principal.user_id,
                        source_ip=ctx.source_ip, request_id=request_id, objects=[(key, size, etag, None)])
