@@ -29,8 +29,10 @@ def check_no_marker_named(record, key: str) -> None:
 
 def note_markers(store: Store, record, stored: list[str] = (), deleted: list[str] = ()) -> None:
     """Record that the keys ending in `/` among `stored` now exist and those among `deleted` do not."""
-    stored = [k for k in stored if k.endswith("/")]
-    deleted = [k for k in deleted if k.endswith("/")]
+    stored = [k for k in stored if k and k.endswith("/")]
+    deleted = [k for k in deleted if k and k.endswith("/")]
+    if not (stored or deleted):  # the usual write: nothing to look up
+        return
     known = set(record.spec.get(SPEC_KEY) or ())
     if not (set(stored) - known or set(deleted) & known):
         return
