@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend
 from runtime.services.s3.listing_order import delimiter_encoding_truncation, key_bytes, listing_text
-from runtime.services.s3.markers import rolled_up_prefix
-from runtime.services.s3.listing_walk import backend_listing
+from runtime.services.s3.listing_walk import Listed, Page, backend_listing, cut_page
 
 BACKEND_ANSWER = 10000  # the most uploads SeaweedFS returns in one answer
 _UPLOAD = re.compile(rb"<Upload>(.*?)</Upload>", re.S)
@@ -80,46 +80,36 @@ async def uploads_page(backend: Backend, bucket: str, query: UploadsQuery, owner
                        classes: dict[str, str]) -> bytes:
     """A ListMultipartUploadsResult document for `query`, in the backend bucket's name (the caller renames
     it); `owner` ({ID, DisplayName}) is the bucket owner's, who is every upload's owner and initiator here."""
-    marker_prefix = rolled_up_prefix(query.key_marker, query.prefix, query.delimiter)
-    page: list[bytes] = []
-    last: tuple[str, str | None] | None = None
-    truncated = False
     person = b"<ID>%s</ID><DisplayName>%s</DisplayName>" % (listing_text(owner["ID"], False),
                                                           listing_text(owner["DisplayName"], False))
-    for upload in _after_markers(await _uploads(backend, bucket, query.prefix), query):
-        common = rolled_up_prefix(upload.key, query.prefix, query.delimiter)
-        if common is not None and common == marker_prefix:
-            continue
-        if len(page) >= query.max_uploads:
-            truncated = bool(page)
-            break
-        if common is None:
-            page.append(b"<Upload><Key>%s</Key><UploadId>%s</UploadId><Initiator>%s</Initiator><Owner>%s</Owner>"
-                        b"<StorageClass>%s</StorageClass><Initiated>%s</Initiated></Upload>" % (
-                            listing_text(upload.key, query.url_encoded), listing_text(upload.upload_id, False),
-                            person, person, classes.get(upload.key, "STANDARD").encode(),
-                            listing_text(upload.initiated, False)))
-            last = (upload.key, upload.upload_id)
-            continue
-        page.append(b"<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % listing_text(common, query.url_encoded))
-        last = (common, None)
-        marker_prefix = common
-    return _document(bucket, query, page, truncated, last)
+    listed = [Listed(upload.key, upload.upload_id, 0,
+                     b"<Upload><Key>%s</Key><UploadId>%s</UploadId><Initiator>%s</Initiator><Owner>%s</Owner>"
+                     b"<StorageClass>%s</StorageClass><Initiated>%s</Initiated></Upload>" % (
+                         listing_text(upload.key, query.url_encoded), listing_text(upload.upload_id, False),
+                         person, person, classes.get(upload.key, "STANDARD").encode(),
+                         listing_text(upload.initiated, False)))
+              for upload in _after_markers(await _uploads(backend, bucket, query.prefix), query)]
+
+    async def in_turn() -> AsyncIterator[Listed]:
+        for entry in listed:
+            yield entry
+    page = await cut_page(in_turn(), [query.key_marker], query.prefix, query.delimiter, query.key_marker,
+                          query.max_uploads, query.url_encoded, lambda _: True)
+    return _document(bucket, query, page)
 
 
-def _document(bucket: str, query: UploadsQuery, page: list[bytes], truncated: bool,
-              last: tuple[str, str | None] | None) -> bytes:
+def _document(bucket: str, query: UploadsQuery, page: Page) -> bytes:
     enc = query.url_encoded
     head = [b'<?xml version="1.0" encoding="UTF-8"?>',
             b'<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
             b"<Bucket>%s</Bucket>" % listing_text(bucket, False),
             b"<KeyMarker>%s</KeyMarker>" % listing_text(query.key_marker, enc),
             b"<UploadIdMarker>%s</UploadIdMarker>" % listing_text(query.upload_id_marker, False)]
-    if truncated and last is not None:
-        head.append(b"<NextKeyMarker>%s</NextKeyMarker>" % listing_text(last[0], enc))
-        if last[1] is not None:
-            head.append(b"<NextUploadIdMarker>%s</NextUploadIdMarker>" % listing_text(last[1], False))
+    if page.truncated and page.last is not None:
+        head.append(b"<NextKeyMarker>%s</NextKeyMarker>" % listing_text(page.last[0], enc))
+        if page.last[1] is not None:
+            head.append(b"<NextUploadIdMarker>%s</NextUploadIdMarker>" % listing_text(page.last[1], False))
     head += [b"<Prefix>%s</Prefix>" % listing_text(query.prefix, enc),
              b"<MaxUploads>%d</MaxUploads>" % query.max_uploads]
-    head += delimiter_encoding_truncation(query.delimiter, enc, truncated)
-    return b"".join(head + page + [b"</ListMultipartUploadsResult>"])
+    head += delimiter_encoding_truncation(query.delimiter, enc, page.truncated)
+    return b"".join(head + page.items + [b"</ListMultipartUploadsResult>"])
