@@ -130,6 +130,8 @@ class ObjectsProvider:
         backend_bucket = record.spec["backend"]
         key = params.get("Key")
         _check_request(name, params, request, record)
+        if name in _PAGED_BY_GATEWAY and self.backend.endpoint.gateway_pages_listings:
+            return await self._gateway_page(ctx, name, record, backend_bucket, params, request)
         headers = self._headers(request, params)
         if name in _STORES_CLASS and "content-type" not in headers and (
                 name != "CopyObject" or request.headers.get("x-amz-metadata-directive", "").upper() == "REPLACE"):
@@ -160,8 +162,6 @@ class ObjectsProvider:
             query = resume_past_prefixes(query)
         if name == "ListParts" and params.get("MaxParts") is None:
             query.append(("max-parts", "1000"))  # S3's default; SeaweedFS's is 10000
-        if name in _PAGED_BY_GATEWAY and self.backend.endpoint.gateway_pages_listings:
-            return await self._gateway_page(ctx, name, record, backend_bucket, params, request)
         try:
             reply = await self.backend.request(request.method, backend_bucket, key, query, headers, body or None)
         except BackendUnavailable as exc:
