@@ -287,6 +287,22 @@ def test_multipart_with_checksums(s3, bucket):
     assert code_of(caught.value) == "NoSuchUpload"
 
 
+def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
+    put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
+    got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")
+    got["Body"].read()
+    head = s3.head_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")
+    assert [r["ChecksumType"] for r in (put, got, head)] == ["FULL_OBJECT"] * 3
+    assert "ChecksumType" not in s3.head_object(Bucket=bucket, Key="whole")  # no checksum asked for, none named
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="parts", ChecksumAlgorithm="CRC32")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=b"p",
+                          ChecksumAlgorithm="CRC32")
+    s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]})
+    head = s3.head_object(Bucket=bucket, Key="parts", ChecksumMode="ENABLED")
+    assert (head["ChecksumType"], head["ChecksumCRC32"].endswith("-1")) == ("COMPOSITE", True)
+
+
 def test_a_version_id_on_a_bucket_never_versioned_is_an_invalid_argument(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"current")
     for call in (lambda: s3.get_object(Bucket=bucket, Key="k", VersionId="garbage"),

@@ -25,6 +25,7 @@ from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
+from runtime.services.s3.checksum_type import TYPED_OPERATIONS, with_checksum_type
 from runtime.services.s3.copy_results import quoted_etag, source_version
 from runtime.services.s3.delete_markers import delete_marker_answer
 from runtime.services.s3.folder_markers import both_named, check_no_marker_named, note_markers
@@ -305,6 +306,8 @@ class ObjectsProvider:
             if lowered in _DROP_RESPONSE or lowered.startswith("seaweed-"):
                 continue
             out[name] = value
+        if ctx.operation in TYPED_OPERATIONS and reply.status < 300:
+            with_checksum_type(out)
         out["x-amz-request-id"] = ctx.request_id
         out["x-amz-id-2"] = ctx.request_id
         out.update(ctx.extras.get("cors") or {})
