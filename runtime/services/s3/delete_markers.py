@@ -3,38 +3,24 @@
 On S3, reading a key whose newest version is a delete marker answers 404 with `x-amz-delete-marker: true` and
 the marker's `x-amz-version-id`; reading the marker itself by its version id answers 405 MethodNotAllowed
 (`Allow: DELETE`). SeaweedFS answers a plain 404 NoSuchKey for both, so after a 404 in a bucket that has had
-versioning the gateway looks the key's versions up (one backend listing, on misses only)."""
+versioning the gateway looks the key's versions up (`listing_walk.versions_of`, on misses only)."""
 
 from __future__ import annotations
 
-import html
-import re
-
 from runtime.errors import AwsError
 from runtime.host.s3backend import Backend, BackendUnavailable
-from runtime.services.s3.listing_order import listed_name
-from runtime.services.s3.listing_walk import backend_listing
-
-_MARKER = re.compile(rb"<DeleteMarker>(.*?)</DeleteMarker>", re.S)
-_KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
-_VERSION_ID = re.compile(rb"<VersionId>(.*?)</VersionId>", re.S)
-_LATEST = re.compile(rb"<IsLatest>true</IsLatest>")
+from runtime.services.s3.listing_walk import versions_of
 
 
 async def _marker_id(backend: Backend, bucket: str, key: str, version_id: str | None) -> str | None:
     """The version id of `key`'s delete marker: the one named `version_id`, or else the newest version."""
     try:
-        data = await backend_listing(backend, bucket, [("versions", ""), ("prefix", key), ("max-keys", "1000")])
+        versions = await versions_of(backend, bucket, key)
     except (AwsError, BackendUnavailable):
         return None  # the 404 stands as the backend gave it
-    for found in _MARKER.finditer(data):
-        inner = found.group(1)
-        named, version = _KEY.search(inner), _VERSION_ID.search(inner)
-        if named is None or version is None or listed_name(named.group(1), False) != key:
-            continue
-        marker = html.unescape(version.group(1).decode())
-        if marker == version_id or (version_id is None and _LATEST.search(inner)):
-            return marker
+    for entry in versions:
+        if entry.is_delete_marker and (entry.version_id == version_id or (version_id is None and entry.is_latest)):
+            return entry.version_id
     return None
 
 

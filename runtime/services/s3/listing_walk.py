@@ -65,6 +65,14 @@ class Listed:
     size: int
     element: bytes
 
+    @property
+    def is_delete_marker(self) -> bool:
+        return self.element.startswith(b"<DeleteMarker>")
+
+    @property
+    def is_latest(self) -> bool:
+        return b"<IsLatest>true</IsLatest>" in self.element
+
 
 @dataclass
 class Page:
@@ -185,6 +193,13 @@ async def in_order(backend: Backend, bucket: str, kind: Kind, prefix: str, floor
         elif not _wholly_before(name, floor[0]):
             async for nested in in_order(backend, bucket, kind, name, floor, url_encoded):
                 yield nested
+
+
+async def versions_of(backend: Backend, bucket: str, key: str) -> list[Listed]:
+    """The versions and delete markers of one key, newest first, from one unpaged backend answer under it:
+    all of them unless more than 1000 entries start with the key."""
+    entries, _, _ = await _backend_page(backend, bucket, VERSIONS, key, False, False)
+    return [entry for entry in entries if entry.key == key]
 
 
 async def _by_next_character(backend: Backend, bucket: str, kind: Kind, prefix: str,
