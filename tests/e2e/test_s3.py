@@ -455,6 +455,26 @@ def test_copy_results_quote_the_etag_and_name_the_source_version(s3, bucket):
         s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
 
 
+def test_a_copy_of_the_current_version_names_it(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="what?.txt", Body=b"first")
+    current = s3.put_object(Bucket=bucket, Key="what?.txt", Body=b"second")
+    copied = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "what?.txt"})
+    assert copied["CopySourceVersionId"] == current["VersionId"]
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"second"
+    s3.delete_object(Bucket=bucket, Key="what?.txt")  # the current version is now a delete marker
+    with pytest.raises(ClientError) as caught:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "what?.txt"})
+    assert code_of(caught.value) == "NoSuchKey"
+
+
+def test_a_copy_from_an_unversioned_bucket_names_no_version(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"only")
+    copied = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    assert "CopySourceVersionId" not in copied
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"only"
+
+
 def test_presigned_get_and_expiry(server, bucket):
     s3 = server.client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
     s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"shared")

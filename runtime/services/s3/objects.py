@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 from xml.etree.ElementTree import ParseError, fromstring
 
 from aiohttp import web
@@ -26,7 +26,7 @@ from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.acl import check_write_acl
 from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.checksum_type import TYPED_OPERATIONS, with_checksum_type
-from runtime.services.s3.copy_results import quoted_etag, source_version
+from runtime.services.s3.copy_results import quoted_etag, source_parts
 from runtime.services.s3.delete_markers import delete_marker_answer
 from runtime.services.s3.folder_markers import both_named, check_no_marker_named, note_markers
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
@@ -138,8 +138,9 @@ class ObjectsProvider:
                 name != "CopyObject" or request.headers.get("x-amz-metadata-directive", "").upper() == "REPLACE"):
             headers["content-type"] = DEFAULT_CONTENT_TYPE  # SeaweedFS would sniff one (text/plain...)
         check_metadata_size(headers)
+        copied = None
         if "x-amz-copy-source" in headers:
-            await self._check_source(ctx, request.headers["x-amz-copy-source"])
+            copied = await self._copy_source(ctx, headers)
         if "payload" in ctx.extras:
             size = decoded_length(request.headers)
             if size is None:
@@ -193,7 +194,6 @@ class ObjectsProvider:
                 data = self._as_client_sees(data, backend_bucket, record, request, ctx.request_id)
             if ok and name in ("CopyObject", "UploadPartCopy"):
                 data = quoted_etag(data)
-                copied = source_version(request.headers.get("x-amz-copy-source", ""))
                 if copied:
                     out_headers["x-amz-copy-source-version-id"] = copied
             if name in _LISTINGS:
@@ -281,22 +281,37 @@ class ObjectsProvider:
             headers["content-encoding"] = ",".join(encoding)
         source = request.headers.get("x-amz-copy-source")
         if source:
-            headers["x-amz-copy-source"] = self._copy_source(source)
+            bucket, key, _ = source_parts(source)
+            check_object_key(key)
+            get_bucket(self.store, bucket)
+            headers["x-amz-copy-source"] = source
         return headers
 
-    async def _check_source(self, ctx: RequestContext, source: str) -> None:
-        path = unquote(source).lstrip("/").partition("?")[0]
-        bucket, _, key = path.partition("/")
+    async def _copy_source(self, ctx: RequestContext, headers: dict[str, str]) -> str | None:
+        """Check that the caller may read the copy source, and re-address it to the backend, naming the
+        version to copy; that version id (None for an unversioned source) is returned for the answer."""
+        bucket, key, version = source_parts(headers["x-amz-copy-source"])
         if self.read_check is None or await self.read_check(ctx, bucket, key) is not None:
             raise AwsError("AccessDenied", "Access Denied", 403)
-
-    def _copy_source(self, source: str) -> str:
-        path, _, version = unquote(source).lstrip("/").partition("?")
-        bucket, _, key = path.partition("/")
-        check_object_key(key)
-        record = get_bucket(self.store, bucket)
+        record = get_bucket(self.store, bucket, ctx.extras)
+        if version is None and record.spec.get("versioning"):
+            version = await self._current_version(record.spec["backend"], key)
         text = f"/{record.spec['backend']}/{quote(key, safe='/-_.~')}"
-        return text + (f"?{version}" if version else "")
+        headers["x-amz-copy-source"] = text + (f"?versionId={quote(version, safe='')}" if version else "")
+        return version
+
+    async def _current_version(self, backend_bucket: str, key: str) -> str | None:
+        """The id of a key's current version; None when it has none (a null version, a delete marker, no key:
+        then the copy goes unpinned and the backend answers for it)."""
+        try:
+            reply = await self.backend.request("HEAD", backend_bucket, key, [], {})
+        except BackendUnavailable as exc:
+            raise unavailable() from exc
+        try:
+            version = reply.headers.get("x-amz-version-id")
+            return version if reply.status == 200 and version and version != "null" else None
+        finally:
+            reply.release()
 
     @staticmethod
     def _response_headers(reply, ctx: RequestContext, record, key: str | None) -> dict[str, str]:
