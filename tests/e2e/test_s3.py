@@ -303,6 +303,35 @@ def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     assert (head["ChecksumType"], head["ChecksumCRC32"].endswith("-1")) == ("COMPOSITE", True)
 
 
+def test_conditional_writes_make_a_lock(s3, bucket):
+    """The lock-file pattern (Terraform's S3 backend, Delta Lake): create only if absent, replace or delete only
+    what was read."""
+    def refused(call) -> int:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == "PreconditionFailed"
+        return caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    taken = s3.put_object(Bucket=bucket, Key="state.lock", Body=b"holder-1", IfNoneMatch="*")
+    assert refused(lambda: s3.put_object(Bucket=bucket, Key="state.lock", Body=b"holder-2", IfNoneMatch="*")) == 412
+    renewed = s3.put_object(Bucket=bucket, Key="state.lock", Body=b"holder-1 again", IfMatch=taken["ETag"])
+    refused(lambda: s3.put_object(Bucket=bucket, Key="state.lock", Body=b"stale", IfMatch=taken["ETag"]))
+    s3.put_object(Bucket=bucket, Key="other", Body=b"z")
+    refused(lambda: s3.copy_object(Bucket=bucket, Key="other", CopySource={"Bucket": bucket, "Key": "state.lock"},
+                                   IfNoneMatch="*"))
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="state.lock")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="state.lock", UploadId=upload, PartNumber=1, Body=b"parts")
+    refused(lambda: s3.complete_multipart_upload(
+        Bucket=bucket, Key="state.lock", UploadId=upload, IfNoneMatch="*",
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}))
+    s3.abort_multipart_upload(Bucket=bucket, Key="state.lock", UploadId=upload)
+    refused(lambda: s3.delete_object(Bucket=bucket, Key="state.lock", IfMatch=taken["ETag"]))
+    assert s3.get_object(Bucket=bucket, Key="state.lock")["Body"].read() == b"holder-1 again"
+    assert s3.get_object(Bucket=bucket, Key="other")["Body"].read() == b"z"
+    s3.delete_object(Bucket=bucket, Key="state.lock", IfMatch=renewed["ETag"])
+    s3.put_object(Bucket=bucket, Key="state.lock", Body=b"holder-2", IfNoneMatch="*")
+
+
 def test_a_version_id_on_a_bucket_never_versioned_is_an_invalid_argument(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"current")
     for call in (lambda: s3.get_object(Bucket=bucket, Key="k", VersionId="garbage"),
