@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,32 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+
+def retry_unavailable(call, seconds: float = 30.0):
+    """`call()`, again while the gateway answers 503 (its backend restarting)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("ServiceUnavailable", "503") or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def pid_with_argument(argument: str) -> int:
+    """The process whose command line holds `argument` (a backend serving one data dir), through /proc."""
+    wanted = argument.encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "cmdline").read_bytes().split(b"\0"):
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise LookupError(f"no process with {argument}")
 
 
 def bucket_name(prefix: str = "b") -> str:

@@ -15,32 +15,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.s3_helpers import bucket_name
+from tests.e2e.s3_helpers import bucket_name, pid_with_argument, retry_unavailable as retry
 from tests.server import start_server
 
 
 def backend_pid(data_dir: Path) -> int:
-    """The `weed` process serving this data dir, found through /proc."""
-    marker = f"-dir={data_dir / 's3backend' / 'data'}".encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes().split(b"\0"):
-                    return int(entry.name)
-            except OSError:
-                continue
-    raise LookupError("no backend process")
-
-
-def retry(call, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return call()
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in ("ServiceUnavailable", "503") or time.monotonic() > deadline:
-                raise
-        time.sleep(0.2)
+    """The `weed` process serving this data dir."""
+    return pid_with_argument(f"-dir={data_dir / 's3backend' / 'data'}")
 
 
 @pytest.fixture()

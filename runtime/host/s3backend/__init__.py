@@ -2,7 +2,8 @@
 
 `Backend` is the port the S3 gateway uses; `open_backend(data_dir)` gives the configured implementation:
 an external MinIO/S3 endpoint when `TERRARIUM_S3_BACKEND_URL` is set (keys from `..._ACCESS_KEY` and
-`..._SECRET_KEY`), otherwise an embedded SeaweedFS that Terrarium starts, supervises and stops.
+`..._SECRET_KEY`), otherwise a local store that Terrarium starts, supervises and stops: the embedded
+SeaweedFS, or a `minio` binary on PATH when `TERRARIUM_S3_BACKEND_KIND=minio`.
 """
 
 from runtime.host.s3backend.client import Backend, BackendEndpoint, BackendUnavailable

@@ -1,4 +1,5 @@
-"""Which backend: an external MinIO/S3 endpoint from the environment, or the embedded SeaweedFS."""
+"""Which backend: an external MinIO/S3 endpoint from the environment, or a local store Terrarium runs itself:
+the embedded SeaweedFS by default, a `minio` binary on PATH with `TERRARIUM_S3_BACKEND_KIND=minio`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from runtime.host.s3backend.client import Backend, BackendEndpoint
+from runtime.host.s3backend.minio_store import MinioSupervisor
 from runtime.host.s3backend.seaweed import SeaweedSupervisor
+from runtime.host.s3backend.supervisor import StoreSupervisor
 
 ENV_URL = "TERRARIUM_S3_BACKEND_URL"
 ENV_ACCESS_KEY = "TERRARIUM_S3_BACKEND_ACCESS_KEY"
 ENV_SECRET_KEY = "TERRARIUM_S3_BACKEND_SECRET_KEY"
 ENV_REGION = "TERRARIUM_S3_BACKEND_REGION"
-ENV_KIND = "TERRARIUM_S3_BACKEND_KIND"  # "seaweedfs": its listings are paged by the gateway, as the embedded one's
+ENV_KIND = "TERRARIUM_S3_BACKEND_KIND"  # which store: "seaweedfs" (default) or "minio"
 
 
 def external_endpoint(env: dict | None = None) -> BackendEndpoint | None:
@@ -27,9 +30,20 @@ def external_endpoint(env: dict | None = None) -> BackendEndpoint | None:
                            gateway_pages_listings=env.get(ENV_KIND, "").lower() == "seaweedfs")
 
 
+def local_store(data_dir: Path, env: dict | None = None) -> StoreSupervisor:
+    """The store Terrarium runs itself when no URL names one: SeaweedFS (embedded), or MinIO from PATH."""
+    env = os.environ if env is None else env
+    kind = env.get(ENV_KIND, "").lower() or "seaweedfs"
+    if kind == "seaweedfs":
+        return SeaweedSupervisor(data_dir / "s3backend")
+    if kind == "minio":
+        return MinioSupervisor(data_dir / "s3backend-minio")
+    raise ValueError(f"{ENV_KIND} must be 'seaweedfs' or 'minio', not {env[ENV_KIND]!r}")
+
+
 @asynccontextmanager
-async def open_backend(data_dir: Path) -> AsyncIterator[tuple[Backend, SeaweedSupervisor | None]]:
-    """The configured backend, started (embedded) without waiting for health: S3 calls wait for it, the
+async def open_backend(data_dir: Path) -> AsyncIterator[tuple[Backend, StoreSupervisor | None]]:
+    """The configured backend, started (a local store) without waiting for health: S3 calls wait for it, the
     rest of Terrarium does not. The supervisor is None for an external endpoint."""
     endpoint = external_endpoint()
     if endpoint is not None:
@@ -39,7 +53,7 @@ async def open_backend(data_dir: Path) -> AsyncIterator[tuple[Backend, SeaweedSu
         finally:
             await backend.close()
         return
-    supervisor = SeaweedSupervisor(data_dir / "s3backend")
+    supervisor = local_store(data_dir)
     backend = Backend(supervisor.prepare(), supervisor.wait_healthy)
     await supervisor.start()
     try:
