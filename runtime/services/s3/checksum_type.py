@@ -10,15 +10,20 @@ from __future__ import annotations
 import re
 
 TYPED_OPERATIONS = frozenset({"PutObject", "GetObject", "HeadObject"})
-_CHECKSUM_HEADER = re.compile(r"^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$", re.IGNORECASE)
+_ALGORITHMS = frozenset({"crc32", "crc32c", "crc64nvme", "sha1", "sha256"})
 _COMPOSITE = re.compile(r"-\d+$")
 
 
 def with_checksum_type(headers: dict[str, str]) -> None:
-    """Add the type of the checksum `headers` carry, unless they carry none or name the type already."""
-    if any(name.lower() == "x-amz-checksum-type" for name in headers):
-        return
-    for name, value in headers.items():
-        if _CHECKSUM_HEADER.match(name):
-            headers["x-amz-checksum-type"] = "COMPOSITE" if _COMPOSITE.search(value) else "FULL_OBJECT"
-            return
+    """Add the type of the checksum `headers` carry, unless they carry none or name the type already (one
+    pass over the headers: this runs on every GET)."""
+    value = None
+    for name, text in headers.items():
+        lowered = name.lower()
+        if lowered.startswith("x-amz-checksum-"):
+            if lowered == "x-amz-checksum-type":
+                return
+            if value is None and lowered[15:] in _ALGORITHMS:
+                value = text
+    if value is not None:
+        headers["x-amz-checksum-type"] = "COMPOSITE" if _COMPOSITE.search(value) else "FULL_OBJECT"
