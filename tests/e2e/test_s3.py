@@ -287,6 +287,18 @@ def test_multipart_with_checksums(s3, bucket):
     assert code_of(caught.value) == "NoSuchUpload"
 
 
+def test_crc32c_and_crc64nvme_uploads_are_verified_and_come_back(s3, server, bucket):
+    data = bytes(range(256)) * 12289  # ~3 MiB: many pieces through the verifier
+    for algorithm in ("CRC32C", "CRC64NVME"):
+        put = s3.put_object(Bucket=bucket, Key=algorithm, Body=data, ChecksumAlgorithm=algorithm)
+        got = s3.get_object(Bucket=bucket, Key=algorithm, ChecksumMode="ENABLED")
+        assert got["Body"].read() == data
+        assert got[f"Checksum{algorithm}"] == put[f"Checksum{algorithm}"] and got["ChecksumType"] == "FULL_OBJECT"
+    status, _, body = signed(server, "PUT", f"/{bucket}/wrong", body=b"data",
+                             headers={"x-amz-checksum-crc64nvme": "AAAAAAAAAAA="})
+    assert (status, error_code(body)) == (400, "BadDigest")
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")

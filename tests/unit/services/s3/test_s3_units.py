@@ -7,10 +7,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import zlib
 from datetime import datetime, timezone
 
 import pytest
+from awscrt import checksums as crt_checksums
 from multidict import CIMultiDict
 
 from runtime.api.context import Principal, RequestContext
@@ -174,10 +176,29 @@ def test_unsigned_trailer_checksum_verified():
     assert caught.value.code == "BadDigest"
 
 
-def test_crc32c_header_checksum():
-    body = b"123456789"
-    headers = CIMultiDict({"x-amz-checksum-crc32c": base64.b64encode((0xE3069283).to_bytes(4, "big")).decode()})
-    assert _drain(PayloadVerifier(headers), body) == body
+def test_crc32c_and_crc64nvme_header_checksums():
+    body = b"123456789"  # the check values of CRC-32C and CRC-64/NVME
+    for name, value in (("crc32c", (0xE3069283).to_bytes(4, "big")),
+                        ("crc64nvme", (0xAE8B14860A799888).to_bytes(8, "big"))):
+        headers = CIMultiDict({f"x-amz-checksum-{name}": base64.b64encode(value).decode()})
+        assert _drain(PayloadVerifier(headers), body) == body
+
+
+def test_a_crc64nvme_trailer_over_many_pieces_is_verified():
+    body = os.urandom(3 * 256 * 1024 + 7)  # more than one read of the verifier
+    crc = base64.b64encode(crt_checksums.crc64nvme(body).to_bytes(8, "big")).decode()
+    headers = CIMultiDict({"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                           "x-amz-trailer": "x-amz-checksum-crc64nvme"})
+
+    def wire(checksum):
+        return (f"{len(body):x}\r\n".encode() + body +
+                f"\r\n0\r\nx-amz-checksum-crc64nvme:{checksum}\r\n\r\n".encode())
+    verifier = PayloadVerifier(headers)
+    assert _drain(verifier, wire(crc)) == body
+    assert verifier.checksums == {"crc64nvme": crc}
+    with pytest.raises(AwsError) as caught:
+        _drain(PayloadVerifier(headers), wire("AAAAAAAAAAA="))
+    assert caught.value.code == "BadDigest"
 
 
 def test_public_policy_detection():
