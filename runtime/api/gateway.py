@@ -402,6 +402,8 @@ def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
         return AwsError(info.invalid_param, first.message)
     if info.name == "s3" and first.message.startswith("The XML you provided"):
         return AwsError("MalformedXML", first.message)
+    if info.name == "s3" and first.kind == CONSTRAINT and "at 'storageClass'" in first.message:  # the header
+        return AwsError("InvalidStorageClass", "The storage class you specified is not valid", 400)
     code = {MISSING: info.missing_param, CONSTRAINT: info.constraint, INVALID: info.invalid_param,
             UNKNOWN: info.invalid_param}[first.kind]
     message = coral_message(errors) if first.kind in (MISSING, CONSTRAINT) else first.message

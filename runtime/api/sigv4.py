@@ -231,6 +231,14 @@ def decoded_length(headers) -> int | None:
         return None
 
 
+def _is_md5_digest(text: str) -> bool:
+    """Whether a Content-MD5 value is what S3 takes: the base64 of 16 bytes."""
+    try:
+        return len(base64.b64decode(text, validate=True)) == 16
+    except ValueError:
+        return False
+
+
 class _Crc:
     """A running CRC of a kind S3 checksums with: zlib's CRC-32, and the AWS Common Runtime's hardware CRC-32C
     and CRC-64/NVME (the same code the SDKs use; a Python CRC-32C ran at ~15 MB/s and stalled the event loop)."""
@@ -319,7 +327,11 @@ class PayloadVerifier:
             if lowered.removeprefix("x-amz-checksum-") in _CHECKSUM_NAMES:
                 algorithm, hasher = _checksum(lowered)
                 hashers[algorithm], expected[algorithm] = hasher, value
-        md5 = hashlib.md5() if "Content-MD5" in self.headers else None
+        md5 = None
+        if "Content-MD5" in self.headers:
+            if not _is_md5_digest(self.headers["Content-MD5"]):
+                raise AwsError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+            md5 = hashlib.md5()
         sha = None
         if _HEX64.match(declared):
             sha = hashlib.sha256()

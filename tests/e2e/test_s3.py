@@ -299,6 +299,25 @@ def test_crc32c_and_crc64nvme_uploads_are_verified_and_come_back(s3, server, buc
     assert (status, error_code(body)) == (400, "BadDigest")
 
 
+def test_a_malformed_content_md5_and_an_unknown_storage_class_get_their_own_errors(s3, bucket):
+    for call, expected in ((lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentMD5="notbase64!"),
+                            "InvalidDigest"),
+                           (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentMD5="AAAA"),
+                            "InvalidDigest"),
+                           (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x",
+                                                  ContentMD5="AAAAAAAAAAAAAAAAAAAAAA=="), "BadDigest"),
+                           (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", StorageClass="COLD"),
+                            "InvalidStorageClass"),
+                           (lambda: s3.create_multipart_upload(Bucket=bucket, Key="k", StorageClass="COLD"),
+                            "InvalidStorageClass")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert (code_of(caught.value), caught.value.response["ResponseMetadata"]["HTTPStatusCode"]) == \
+            (expected, 400)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")
