@@ -185,6 +185,30 @@ def test_static_website_hosting(server, s3, buckets):
     assert status == 404 and b"NoSuchBucket" in body
 
 
+def test_objects_with_a_website_redirect_location(server, s3, buckets):
+    site = buckets("moved")
+    s3.put_bucket_website(Bucket=site, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    s3.put_bucket_policy(Bucket=site, Policy=public_read_policy(site))
+    s3.put_object(Bucket=site, Key="old.html", Body=b"", WebsiteRedirectLocation="/new.html")
+    s3.put_object(Bucket=site, Key="away.html", Body=b"", WebsiteRedirectLocation="https://example.com/x")
+    s3.put_object(Bucket=site, Key="new.html", Body=b"new", ContentType="text/html")
+    assert s3.head_object(Bucket=site, Key="old.html")["WebsiteRedirectLocation"] == "/new.html"
+    assert s3.get_object(Bucket=site, Key="away.html")["WebsiteRedirectLocation"] == "https://example.com/x"
+    assert "WebsiteRedirectLocation" not in s3.head_object(Bucket=site, Key="new.html")
+    for path, location in (("/old.html", "/new.html"), ("/away.html", "https://example.com/x")):
+        status, _, headers = website_get(server, site, path)
+        assert (status, headers["location"]) == (301, location)
+    assert website_get(server, site, "/new.html")[:2] == (200, b"new")
+    s3.put_object(Bucket=site, Key="old.html", Body=b"back")  # rewritten without one: no redirect
+    assert "WebsiteRedirectLocation" not in s3.head_object(Bucket=site, Key="old.html")
+    assert website_get(server, site, "/old.html")[:2] == (200, b"back")
+    s3.delete_objects(Bucket=site, Delete={"Objects": [{"Key": "away.html"}]})
+    assert website_get(server, site, "/away.html")[0] == 404  # a deleted object redirects no more
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=site, Key="bad.html", Body=b"", WebsiteRedirectLocation="ftp://elsewhere")
+    assert code_of(caught.value) == "InvalidRedirectLocation"
+
+
 def test_copy_needs_read_access_to_the_source(server, s3, buckets):
     secret, mine = buckets("secret"), buckets("mine")
     s3.put_object(Bucket=secret, Key="plans.txt", Body=b"classified")

@@ -38,6 +38,7 @@ from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.objects_listing import ObjectsQuery, objects_page
 from runtime.services.s3.prefixes import without_empty_prefixes
 from runtime.services.s3.records import BUCKET, get_bucket, owner
+from runtime.services.s3.redirects import HEADER as REDIRECT, check_redirect_location, note_redirects, redirect_of
 from runtime.services.s3.tags import check_tag_set, check_tagging_header
 from runtime.services.s3.uploads_listing import UploadsQuery, uploads_page
 from runtime.services.s3.versions_listing import Query, versions_page
@@ -49,7 +50,7 @@ _FORWARD = {"content-type", "content-md5", "cache-control", "content-disposition
             "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "x-amz-tagging",
             "x-amz-metadata-directive", "x-amz-tagging-directive", "x-amz-copy-source-range",
             "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since",
-            "x-amz-copy-source-if-unmodified-since", "x-amz-website-redirect-location", "x-amz-checksum-algorithm",
+            "x-amz-copy-source-if-unmodified-since", "x-amz-checksum-algorithm",
             "x-amz-checksum-type", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
             "x-amz-object-lock-legal-hold", "x-amz-checksum-mode"}
 _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfer-encoding", "x-amz-request-id",
@@ -330,6 +331,9 @@ class ObjectsProvider:
             klass = (record.spec.get("storage_classes") or {}).get(key)
             if klass:
                 out["x-amz-storage-class"] = klass
+            redirect = redirect_of(record, key) if ctx.operation in ("GetObject", "HeadObject") else None
+            if redirect and reply.status < 300:
+                out[REDIRECT] = redirect
         return out
 
     @staticmethod
@@ -344,12 +348,17 @@ class ObjectsProvider:
         return response
 
     def _bookkeep(self, name: str, record, key: str | None, request: web.Request, params: dict) -> None:
-        """Storage classes are Terrarium's: the backend stores everything one way. Folder markers are noted."""
+        """Storage classes and website redirects are Terrarium's: the backend stores everything one way and drops
+        redirects. Folder markers are noted."""
         if name in ("PutObject", "CopyObject", "CompleteMultipartUpload"):
             note_markers(self.store, record, stored=[key])
         elif name in ("DeleteObject", "DeleteObjects"):
-            deleted = [o.get("Key", "") for o in (params.get("Delete") or {}).get("Objects") or []]
-            note_markers(self.store, record, deleted=deleted or [key])
+            objects = (params.get("Delete") or {}).get("Objects") or [{"Key": key,
+                                                                       "VersionId": params.get("VersionId")}]
+            note_markers(self.store, record, deleted=[o.get("Key", "") for o in objects])
+            note_redirects(self.store, record, {o.get("Key", ""): None for o in objects if not o.get("VersionId")})
+        if name in _STORES_CLASS:
+            note_redirects(self.store, record, {key: request.headers.get(REDIRECT)})
         if key is None:
             return
         klass = request.headers.get("x-amz-storage-class", "STANDARD") if name in _STORES_CLASS else None
@@ -407,6 +416,8 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
         check_tag_set((params.get("Tagging") or {}).get("TagSet") or [], on_bucket=False)
     if "x-amz-tagging" in request.headers:
         check_tagging_header(request.headers["x-amz-tagging"])
+    if REDIRECT in request.headers and name in _STORES_CLASS:
+        check_redirect_location(request.headers[REDIRECT])
     if name in ("UploadPart", "UploadPartCopy"):
         check_part_number(params["PartNumber"])
     if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):

@@ -2,7 +2,8 @@
 
 id = name = the bucket name (global, as in AWS); account = the owner; spec keys: `backend` (backend bucket
 name), `region`, `policy` (JSON text), `notification`, `cors`, `website`, `lifecycle`, `public_access_block`,
-`versioning`, `tags`, `storage_classes` ({key: class} for objects stored with a class other than STANDARD).
+`versioning`, `tags`, `storage_classes` ({key: class} for objects stored with a class other than STANDARD),
+`website_redirects` ({key: location}, redirects.py).
 """
 
 from __future__ import annotations

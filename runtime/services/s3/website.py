@@ -2,7 +2,8 @@
 
 Website endpoints are anonymous and read-only: an object is served only if the bucket policy lets anyone
 read it. `/` and `.../` get the index document; a missing key is answered with the error document (status
-404) or S3's HTML error page; `RedirectAllRequestsTo` redirects everything. Bytes stream from the backend.
+404) or S3's HTML error page; `RedirectAllRequestsTo` redirects everything, an object stored with a website
+redirect location redirects to it (301). Bytes stream from the backend.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from runtime.api.gateway import anonymous_credential
 from runtime.api.http import HttpRequest
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.records import find_bucket
+from runtime.services.s3.redirects import redirect_of
 from runtime.state import Store
 
 WEBSITE_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3-website[.-][^:]+(?::\d+)?$")
@@ -64,6 +66,9 @@ class WebsiteServer:
             key += index
         if await self._denied(request, record.id, key, request_id):
             return _html_error(403, "AccessDenied", "Access Denied", request_id)
+        redirect = redirect_of(record, key)
+        if redirect:
+            raise web.HTTPMovedPermanently(redirect)
         try:
             reply = await self.backend.request(request.method, record.spec["backend"], key, [], {})
         except BackendUnavailable:
