@@ -392,6 +392,14 @@ def _fault(fault: specs.Fault, message: str) -> AwsError:
     return AwsError(code, message, status)
 
 
+_S3_CONSTRAINT_AT = re.compile(r"^Value '(.*)' at '([^']+)'")
+_S3_CONSTRAINT_ERRORS = {  # S3's own codes for an enum a value misses, by where the value was
+    "storageClass": ("InvalidStorageClass", "The storage class you specified is not valid", None),
+    "createBucketConfiguration.locationConstraint": (
+        "InvalidLocationConstraint", "The specified location-constraint is not valid", "LocationConstraint"),
+}
+
+
 def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
     first = errors[0]
     if info.name == "ec2":
@@ -402,8 +410,11 @@ def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
         return AwsError(info.invalid_param, first.message)
     if info.name == "s3" and first.message.startswith("The XML you provided"):
         return AwsError("MalformedXML", first.message)
-    if info.name == "s3" and first.kind == CONSTRAINT and "at 'storageClass'" in first.message:  # the header
-        return AwsError("InvalidStorageClass", "The storage class you specified is not valid", 400)
+    if info.name == "s3" and first.kind == CONSTRAINT:
+        found = _S3_CONSTRAINT_AT.search(first.message)
+        if found and found.group(2) in _S3_CONSTRAINT_ERRORS:
+            code, message, field = _S3_CONSTRAINT_ERRORS[found.group(2)]
+            return AwsError(code, message, 400, **({field: found.group(1)} if field else {}))
     code = {MISSING: info.missing_param, CONSTRAINT: info.constraint, INVALID: info.invalid_param,
             UNKNOWN: info.invalid_param}[first.kind]
     message = coral_message(errors) if first.kind in (MISSING, CONSTRAINT) else first.message

@@ -65,6 +65,11 @@ def test_region_rules(server):
     with pytest.raises(ClientError) as caught:
         west.create_bucket(Bucket=name)
     assert code_of(caught.value) == "IllegalLocationConstraintException"
+    for invalid in ("us-east-1", "mars-1"):  # us-east-1 is named by leaving the constraint out
+        with pytest.raises(ClientError) as caught:
+            server.client("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": invalid})
+        assert (code_of(caught.value), caught.value.response["Error"].get("LocationConstraint")) == \
+            ("InvalidLocationConstraint", invalid)
     west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     try:
         assert west.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"

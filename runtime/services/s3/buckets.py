@@ -153,9 +153,6 @@ class BucketsProvider:
                 raise AwsError("IllegalLocationConstraintException", "The unspecified location constraint is "
                                "incompatible for the region specific endpoint this request was sent to.", 400)
             return US_EAST_1
-        if constraint == US_EAST_1:
-            raise AwsError("InvalidLocationConstraint", "The specified location-constraint is not valid", 400,
-                           LocationConstraint=constraint)
         if constraint != ctx.region:
             raise AwsError("IllegalLocationConstraintException", f"The {constraint} location constraint is "
                            f"incompatible for the region specific endpoint this request was sent to.", 400)
