@@ -392,12 +392,33 @@ def _fault(fault: specs.Fault, message: str) -> AwsError:
     return AwsError(code, message, status)
 
 
-_S3_CONSTRAINT_AT = re.compile(r"^Value '(.*)' at '([^']+)'")
-_S3_CONSTRAINT_ERRORS = {  # S3's own codes for an enum a value misses, by where the value was
+_VIOLATION_AT = re.compile(r"^Value (?:'(.*)'|null) at '([^']+)'", re.S)
+_S3_ENUM_ERRORS = {  # S3's own codes for a header enum a value misses, by the member's path
     "storageClass": ("InvalidStorageClass", "The storage class you specified is not valid", None),
     "createBucketConfiguration.locationConstraint": (
         "InvalidLocationConstraint", "The specified location-constraint is not valid", "LocationConstraint"),
 }
+_S3_SCHEMA_MESSAGE = "The XML you provided was not well-formed or did not validate against our published schema"
+
+
+def _s3_wire_error(first: WireError) -> AwsError | None:
+    """S3's answer to a request the model refuses, where it is not the generic InvalidArgument: S3 checks a
+    configuration document against its schema, so a missing or out-of-range value inside one is MalformedXML."""
+    if first.message.startswith("The XML you provided"):
+        return AwsError("MalformedXML", first.message)
+    found = _VIOLATION_AT.search(first.message)
+    if first.kind not in (CONSTRAINT, MISSING) or found is None:
+        return None
+    if found.group(2) in _S3_ENUM_ERRORS:
+        code, message, field = _S3_ENUM_ERRORS[found.group(2)]
+        return AwsError(code, message, 400, **({field: found.group(1)} if field else {}))
+    if ".events." in found.group(2) and found.group(2).startswith("notificationConfiguration."):
+        return AwsError("InvalidArgument", "The event is not supported for notifications", 400,
+                        ArgumentName="Event", ArgumentValue=found.group(1) or "")
+    _, _, inner = found.group(2).partition(".")
+    if inner and not inner.partition(".")[0].isdigit():  # inside the body document (a top-level member
+        return AwsError("MalformedXML", _S3_SCHEMA_MESSAGE)  # that is a structure), not a header list
+    return None
 
 
 def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
@@ -408,13 +429,8 @@ def wire_error(info: specs.ServiceInfo, errors: list[WireError]) -> AwsError:
         if first.kind == UNKNOWN:
             return AwsError(info.unknown_param, first.message)
         return AwsError(info.invalid_param, first.message)
-    if info.name == "s3" and first.message.startswith("The XML you provided"):
-        return AwsError("MalformedXML", first.message)
-    if info.name == "s3" and first.kind == CONSTRAINT:
-        found = _S3_CONSTRAINT_AT.search(first.message)
-        if found and found.group(2) in _S3_CONSTRAINT_ERRORS:
-            code, message, field = _S3_CONSTRAINT_ERRORS[found.group(2)]
-            return AwsError(code, message, 400, **({field: found.group(1)} if field else {}))
+    if info.name == "s3" and (special := _s3_wire_error(first)) is not None:
+        return special
     code = {MISSING: info.missing_param, CONSTRAINT: info.constraint, INVALID: info.invalid_param,
             UNKNOWN: info.invalid_param}[first.kind]
     message = coral_message(errors) if first.kind in (MISSING, CONSTRAINT) else first.message

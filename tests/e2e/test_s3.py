@@ -323,6 +323,30 @@ def test_a_malformed_content_md5_and_an_unknown_storage_class_get_their_own_erro
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
+def test_a_configuration_outside_s3s_schema_is_malformed_xml(s3, bucket):
+    """S3 checks configuration documents against its schema: a value outside an enumeration inside one is
+    MalformedXML, not a validation message; a notification event it does not know is named as such."""
+    for call in (lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "On"}),
+                 lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+                     {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""},
+                      "Transitions": [{"Days": 30, "StorageClass": "COLD"}]}]}),
+                 lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [
+                     {"ObjectOwnership": "Mine"}]})):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == "MalformedXML"
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                                              "Events": ["s3:ObjectMoved:*"]}]})
+    assert (code_of(caught.value), caught.value.response["Error"]["Message"]) == \
+        ("InvalidArgument", "The event is not supported for notifications")
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    with pytest.raises(ClientError) as caught:  # a header list is no document: the generic answer stands
+        s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["Colour"])
+    assert code_of(caught.value) == "InvalidArgument"
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")
