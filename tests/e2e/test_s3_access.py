@@ -209,6 +209,26 @@ def test_objects_with_a_website_redirect_location(server, s3, buckets):
     assert code_of(caught.value) == "InvalidRedirectLocation"
 
 
+def test_a_bucket_policy_reaching_past_its_bucket_is_refused(s3, buckets):
+    bucket = buckets("scoped")
+
+    def policy(action, resource) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": resource}]})
+    for action, resource, message in (
+            ("s3:GetObject", "arn:aws:s3:::some-other-bucket/*", "Policy has invalid resource"),
+            ("s3:GetObject", [f"arn:aws:s3:::{bucket}/*", "arn:aws:sqs:us-east-1:123456789012:q"],
+             "Policy has invalid resource"),
+            ("ec2:RunInstances", f"arn:aws:s3:::{bucket}/*", "Policy has invalid action")):
+        with pytest.raises(ClientError) as caught:
+            s3.put_bucket_policy(Bucket=bucket, Policy=policy(action, resource))
+        assert (code_of(caught.value), caught.value.response["Error"]["Message"]) == ("MalformedPolicy", message)
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert code_of(caught.value) == "NoSuchBucketPolicy"
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(["s3:Get*"], [f"arn:aws:s3:::{bucket[:4]}*/*"]))
+
+
 def test_copy_needs_read_access_to_the_source(server, s3, buckets):
     secret, mine = buckets("secret"), buckets("mine")
     s3.put_object(Bucket=secret, Key="plans.txt", Body=b"classified")

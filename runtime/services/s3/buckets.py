@@ -22,6 +22,7 @@ from runtime.services.s3.config_checks import check_lifecycle, check_website
 from runtime.services.s3.cors import check_configuration as check_cors
 from runtime.services.s3.names import check_bucket_name, malformed_xml, new_backend_name
 from runtime.services.s3.notifications import check_configuration
+from runtime.services.s3.policy_scope import check_policy_scope
 from runtime.services.s3.records import BUCKET, find_bucket, get_bucket, owner
 from runtime.services.s3.tags import check_tag_set
 from runtime.state import Store
@@ -257,9 +258,10 @@ class BucketsProvider:
         if key == "policy":
             try:
                 engine.parse_policy(value or "", kind="resource")
-                json.loads(value)
+                document = json.loads(value)
             except (MalformedPolicy, ValueError) as exc:
                 raise AwsError("MalformedPolicy", str(exc) or "Policies must be valid JSON", 400) from exc
+            check_policy_scope(document, record.id)
             pab = record.spec.get("public_access_block") or {}
             if pab.get("BlockPublicPolicy") and is_public_policy(value):
                 raise AwsError("AccessDenied", "Access Denied", 403)
