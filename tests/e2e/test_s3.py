@@ -347,6 +347,17 @@ def test_a_configuration_outside_s3s_schema_is_malformed_xml(s3, bucket):
     assert code_of(caught.value) == "InvalidArgument"
 
 
+def test_a_multi_object_delete_needs_a_checksum_of_its_body(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    body = b"<Delete><Object><Key>kept</Key></Object></Delete>"
+    status, _, reply = signed(server, "POST", f"/{bucket}?delete", body=body)
+    assert (status, error_code(reply)) == (400, "InvalidRequest")
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    status, _, reply = signed(server, "POST", f"/{bucket}?delete", body=body, headers={"Content-MD5": md5})
+    assert status == 200 and b"<Deleted><Key>kept</Key>" in reply
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")

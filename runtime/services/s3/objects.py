@@ -58,6 +58,7 @@ _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfe
 _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
 _FILE_AND_FOLDER = re.compile(rb"<Code>ExistingObjectIs(File|Directory)</Code>")  # SeaweedFS's own codes
+_NOT_CHECKSUMS = {"x-amz-checksum-mode", "x-amz-checksum-type"}  # x-amz-checksum-* headers that carry none
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no HTTP header value may carry these
 
 
@@ -409,6 +410,8 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
             check_no_marker_named(record, key)
     for deleted in (params.get("Delete") or {}).get("Objects", []):
         check_object_key(deleted["Key"])
+    if name == "DeleteObjects" and not _carries_checksum(request.headers):
+        raise AwsError("InvalidRequest", "Missing required header for this request: Content-MD5", 400)
     check_version_id(record, params.get("VersionId"))
     if name in _SETS_ACL:
         check_write_acl(params, record.account)
@@ -426,6 +429,13 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
         if parameter.startswith("response-") and _CONTROL.search(value):  # it would become a response header
             raise AwsError("InvalidArgument", f"Invalid value for {parameter}: control characters are not "
                            f"allowed in a header value", 400, ArgumentName=parameter)
+
+
+def _carries_checksum(headers) -> bool:
+    """Whether a request's body comes with a checksum S3 can check it against (Content-MD5, an
+    `x-amz-checksum-<algorithm>` header or trailer): what S3 requires of a multi-object delete."""
+    return "Content-MD5" in headers or "x-amz-trailer" in headers or any(
+        name.lower().startswith("x-amz-checksum-") and name.lower() not in _NOT_CHECKSUMS for name in headers)
 
 
 async def _read_exactly(request: web.Request, size: int) -> bytes:
