@@ -59,6 +59,28 @@ def test_bucket_lifecycle_and_errors(server, s3):
     assert code_of(caught.value) == "NoSuchBucket"
 
 
+def test_list_buckets_pages_and_filters(server, s3):
+    prefix = bucket_name("lb")
+    names = [f"{prefix}-{n}" for n in ("a", "b", "c")]
+    west = server.client("s3", region_name="eu-west-1")
+    for name in names[:2]:
+        s3.create_bucket(Bucket=name)
+    west.create_bucket(Bucket=names[2], CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    try:
+        pages = list(s3.get_paginator("list_buckets").paginate(Prefix=prefix, PaginationConfig={"PageSize": 1}))
+        assert [[b["Name"] for b in page["Buckets"]] for page in pages] == [[n] for n in names]
+        assert all(page["Prefix"] == prefix for page in pages) and "ContinuationToken" not in pages[-1]
+        regional = s3.list_buckets(Prefix=prefix, BucketRegion="eu-west-1")["Buckets"]
+        assert [(b["Name"], b["BucketRegion"]) for b in regional] == [(names[2], "eu-west-1")]
+        with pytest.raises(ClientError) as caught:
+            s3.list_buckets(ContinuationToken="not-ours")
+        assert code_of(caught.value) == "InvalidArgument"
+    finally:
+        for name in names[:2]:
+            s3.delete_bucket(Bucket=name)
+        west.delete_bucket(Bucket=names[2])
+
+
 def test_region_rules(server):
     west = server.client("s3", region_name="eu-west-1")
     name = bucket_name()

@@ -25,6 +25,7 @@ from runtime.services.s3.notifications import check_configuration
 from runtime.services.s3.policy_scope import check_policy_scope
 from runtime.services.s3.records import BUCKET, find_bucket, get_bucket, owner
 from runtime.services.s3.tags import check_tag_set
+from runtime.services.s3.tokens import name_in, token_for
 from runtime.state import Store
 
 US_EAST_1 = "us-east-1"
@@ -182,12 +183,21 @@ class BucketsProvider:
 
     @operation("ListBuckets", action="s3:ListAllMyBuckets")
     def list_buckets(self, ctx: RequestContext, params: dict) -> dict:
-        records = self.store.list(BUCKET, ctx.account)
-        prefix = params.get("Prefix") or ""
-        buckets = [{"Name": r.id, "CreationDate": datetime.fromtimestamp(r.created, timezone.utc),
-                    "BucketRegion": r.spec.get("region", US_EAST_1)}
-                   for r in sorted(records, key=lambda r: r.id) if r.id.startswith(prefix)]
-        return {"Buckets": buckets, "Owner": owner(ctx.account)}
+        """Sorted by name; `Prefix` and `BucketRegion` filter, `MaxBuckets` pages with a continuation token."""
+        prefix, region = params.get("Prefix") or "", params.get("BucketRegion")
+        after = name_in(params["ContinuationToken"], "continuation-token") if params.get("ContinuationToken") else ""
+        records = [r for r in sorted(self.store.list(BUCKET, ctx.account), key=lambda r: r.id)
+                   if r.id.startswith(prefix) and r.id > after
+                   and (region is None or r.spec.get("region", US_EAST_1) == region)]
+        most = params.get("MaxBuckets") or len(records)
+        out = {"Buckets": [{"Name": r.id, "CreationDate": datetime.fromtimestamp(r.created, timezone.utc),
+                            "BucketRegion": r.spec.get("region", US_EAST_1)} for r in records[:most]],
+               "Owner": owner(ctx.account)}
+        if params.get("Prefix") is not None:
+            out["Prefix"] = prefix
+        if len(records) > most:
+            out["ContinuationToken"] = token_for(records[most - 1].id)
+        return out
 
     @operation("GetBucketLocation", action="s3:GetBucketLocation", resources=bucket_arn)
     def get_bucket_location(self, ctx: RequestContext, params: dict) -> dict:

@@ -6,17 +6,14 @@ or common prefix of the page before, base64-encoded behind a version tag."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 
-from runtime.errors import AwsError
 from runtime.host.s3backend import Backend
 from runtime.services.s3.listing_order import delimiter_encoding_truncation, key_bytes, listing_text
 from runtime.services.s3.listing_walk import OBJECTS, Page, cut_page, in_order
+from runtime.services.s3.tokens import name_in, token_for
 
-_TOKEN_TAG = "tr1:"
 _OWNER = re.compile(rb"<Owner>.*?</Owner>", re.S)
 
 
@@ -34,23 +31,12 @@ class ObjectsQuery:
     fetch_owner: bool = False     # v2; v1 always lists owners
 
 
-def _token_for(name: str) -> str:
-    return base64.urlsafe_b64encode((_TOKEN_TAG + name).encode("utf-8", "surrogateescape")).decode()
-
-
 def _resume_after(query: ObjectsQuery) -> str:
     if not query.v2:
         return query.marker
     if not query.continuation_token:
         return query.start_after
-    try:
-        text = base64.urlsafe_b64decode(query.continuation_token.encode()).decode("utf-8", "surrogateescape")
-    except (binascii.Error, ValueError):
-        text = ""
-    if not text.startswith(_TOKEN_TAG):
-        raise AwsError("InvalidArgument", "The continuation token provided is incorrect", 400,
-                       ArgumentName="continuation-token")
-    return text[len(_TOKEN_TAG):]
+    return name_in(query.continuation_token, "continuation-token")
 
 
 async def objects_page(backend: Backend, bucket: str, query: ObjectsQuery) -> bytes:
@@ -82,7 +68,7 @@ def _document(bucket: str, query: ObjectsQuery, page: Page) -> bytes:
     head += delimiter_encoding_truncation(query.delimiter, enc, page.truncated)
     if page.truncated and page.last is not None:
         if query.v2:
-            head.append(b"<NextContinuationToken>%s</NextContinuationToken>" % _token_for(page.last[0]).encode())
+            head.append(b"<NextContinuationToken>%s</NextContinuationToken>" % token_for(page.last[0]).encode())
         elif query.delimiter:
             head.append(b"<NextMarker>%s</NextMarker>" % listing_text(page.last[0], enc))
     return b"".join(head + page.items + [b"</ListBucketResult>"])
