@@ -380,6 +380,18 @@ def test_a_multi_object_delete_needs_a_checksum_of_its_body(server, s3, bucket):
     assert status == 200 and b"<Deleted><Key>kept</Key>" in reply
 
 
+def test_a_head_with_a_range_answers_for_the_range(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="ten", Body=b"0123456789")
+    head = s3.head_object(Bucket=bucket, Key="ten", Range="bytes=2-4")
+    assert (head["ResponseMetadata"]["HTTPStatusCode"], head["ContentLength"]) == (206, 3)
+    assert head["ResponseMetadata"]["HTTPHeaders"]["content-range"] == "bytes 2-4/10"
+    assert s3.head_object(Bucket=bucket, Key="ten", Range="bytes=-3")["ContentLength"] == 3
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket=bucket, Key="ten", Range="bytes=10-")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+    assert s3.head_object(Bucket=bucket, Key="ten", Range="bytes=5-1")["ContentLength"] == 10  # ignored, as GET
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")

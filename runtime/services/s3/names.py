@@ -80,6 +80,18 @@ def is_single_byte_range(value: str) -> bool:
     return found is not None and not (found.group(2) and int(found.group(2)) < int(found.group(1)))
 
 
+def byte_range(value: str, size: int) -> tuple[int, int] | None:
+    """The first and last byte a Range S3 honours selects of `size` bytes; None when it selects none
+    (unsatisfiable: S3 answers 416). Only for `is_single_byte_range` values."""
+    text = value.strip().removeprefix("bytes=")
+    first, _, last = text.partition("-")
+    if not first:  # the last N bytes
+        return (max(size - int(last), 0), size - 1) if int(last) and size else None
+    if int(first) >= size:
+        return None
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
 def check_version_id(record, version: str | None) -> None:
     """A VersionId on a bucket that was never versioned: S3 refuses it, where the backend would ignore it and
     answer with the current object."""

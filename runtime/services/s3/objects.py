@@ -32,7 +32,7 @@ from runtime.services.s3.folder_markers import both_named, check_no_marker_named
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
 from runtime.services.s3.markers import resume_past_prefixes, token_past_prefix
-from runtime.services.s3.names import (DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key,
+from runtime.services.s3.names import (DEFAULT_CONTENT_TYPE, byte_range, check_metadata_size, check_object_key,
                                        check_part_number, check_version_id, is_single_byte_range, malformed_xml)
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.objects_listing import ObjectsQuery, objects_page
@@ -218,6 +218,8 @@ class ObjectsProvider:
                 await self._notify(ctx, record, name, event, key, params, reply, data, request)
             if request.method == "HEAD":
                 out_headers["Content-Length"] = reply.headers.get("Content-Length", "0")
+                if ok and "range" in headers:  # SeaweedFS ignores a HEAD's Range; S3 answers for the range
+                    status = _head_range(out_headers, headers["range"])
                 return web.Response(status=status, headers=out_headers)
             return web.Response(status=status, headers=out_headers, body=data)
         finally:
@@ -429,6 +431,20 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
         if parameter.startswith("response-") and _CONTROL.search(value):  # it would become a response header
             raise AwsError("InvalidArgument", f"Invalid value for {parameter}: control characters are not "
                            f"allowed in a header value", 400, ArgumentName=parameter)
+
+
+def _head_range(out_headers: dict[str, str], value: str) -> int:
+    """The status and length of a HEAD with a Range, as a GET of that range would have them."""
+    size = int(out_headers["Content-Length"])
+    selected = byte_range(value, size)
+    if selected is None:
+        out_headers["Content-Length"] = "0"
+        out_headers["Content-Range"] = f"bytes */{size}"
+        return 416
+    first, last = selected
+    out_headers["Content-Length"] = str(last - first + 1)
+    out_headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return 206
 
 
 def _carries_checksum(headers) -> bool:

@@ -20,7 +20,7 @@ from runtime.api.dispatch import BoundOperation, OperationSpec
 from runtime.api.sigv4 import BytesSource, PayloadVerifier, Signature, signing_key
 from runtime.errors import AwsError
 from runtime.services.s3.access import S3Access, is_public_policy
-from runtime.services.s3.names import check_bucket_name, is_single_byte_range
+from runtime.services.s3.names import byte_range, check_bucket_name, is_single_byte_range
 from runtime.services.s3.notifications import TOPIC, check_configuration, enqueue_events
 from runtime.services.s3.records import BUCKET
 from runtime.state import SqliteStore
@@ -290,3 +290,10 @@ def test_only_one_well_formed_byte_range_is_honoured():
         assert is_single_byte_range(honoured), honoured
     for ignored in ("bytes=5-1", "bytes=-", "bytes=0-1,3-4", "bytes=a-b", "items=0-1", "", "bytes=1-2-3"):
         assert not is_single_byte_range(ignored), ignored
+
+
+def test_the_bytes_a_range_selects():
+    assert [byte_range(text, 10) for text in ("bytes=2-4", "bytes=7-", "bytes=5-100", "bytes=-3", "bytes=-30")] == \
+        [(2, 4), (7, 9), (5, 9), (7, 9), (0, 9)]
+    assert [byte_range(text, 10) for text in ("bytes=10-", "bytes=-0")] == [None, None]
+    assert byte_range("bytes=0-0", 0) is None and byte_range("bytes=-1", 0) is None
