@@ -392,6 +392,28 @@ def test_a_head_with_a_range_answers_for_the_range(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="ten", Range="bytes=5-1")["ContentLength"] == 10  # ignored, as GET
 
 
+def test_encryption_and_object_lock_it_cannot_honour_are_refused_not_ignored(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="s3-managed", Body=b"x", ServerSideEncryption="AES256")
+    for call, expected in (
+            (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms"),
+             "NotImplemented"),
+            (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                                   SSECustomerKey="k" * 32), "NotImplemented"),
+            (lambda: s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "s3-managed"},
+                                    ServerSideEncryption="aws:kms"), "NotImplemented"),
+            (lambda: s3.create_multipart_upload(Bucket=bucket, Key="k", ServerSideEncryption="aws:kms:dsse"),
+             "NotImplemented"),
+            (lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ObjectLockLegalHoldStatus="ON"),
+             "InvalidRequest"),
+            (lambda: s3.create_bucket(Bucket=bucket_name("locked"), ObjectLockEnabledForBucket=True),
+             "NotImplemented")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code_of(caught.value) == expected
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["s3-managed"]
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
 def test_the_checksum_type_is_named_with_the_checksum(s3, bucket):
     put = s3.put_object(Bucket=bucket, Key="whole", Body=b"hello", ChecksumAlgorithm="CRC32")
     got = s3.get_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")

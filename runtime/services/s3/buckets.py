@@ -120,6 +120,9 @@ class BucketsProvider:
         if ownership not in (None, ENFORCED):
             raise AwsError("NotImplemented", f"Terrarium's S3 keeps ACLs disabled: Object Ownership is always "
                            f"{ENFORCED}.", 501)
+        if params.get("ObjectLockEnabledForBucket"):
+            raise AwsError("NotImplemented", "Terrarium's S3 does not implement Object Lock.", 501,
+                           sender_fault=False)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         region = self._region(ctx, constraint)
         existing = find_bucket(self.store, name)

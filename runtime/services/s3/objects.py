@@ -28,6 +28,7 @@ from runtime.services.s3.buckets import bucket_arn, object_arn, unavailable
 from runtime.services.s3.checksum_type import TYPED_OPERATIONS, with_checksum_type
 from runtime.services.s3.copy_results import quoted_etag, source_parts
 from runtime.services.s3.delete_markers import delete_marker_answer
+from runtime.services.s3.encryption import check_encryption
 from runtime.services.s3.folder_markers import both_named, check_no_marker_named, note_markers
 from runtime.services.s3.listed_objects import as_listed, with_initiator_and_owner
 from runtime.services.s3.listing_order import in_byte_order
@@ -51,8 +52,8 @@ _FORWARD = {"content-type", "content-md5", "cache-control", "content-disposition
             "x-amz-metadata-directive", "x-amz-tagging-directive", "x-amz-copy-source-range",
             "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since",
             "x-amz-copy-source-if-unmodified-since", "x-amz-checksum-algorithm",
-            "x-amz-checksum-type", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
-            "x-amz-object-lock-legal-hold", "x-amz-checksum-mode"}
+            "x-amz-checksum-type", "x-amz-checksum-mode"}
+_OBJECT_LOCK = ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold")
 _DROP_RESPONSE = {"server", "date", "vary", "connection", "keep-alive", "transfer-encoding", "x-amz-request-id",
                   "x-amz-id-2", "content-length", "owner"}
 _AUTH_QUERY = {"x-id", "AWSAccessKeyId", "Signature", "Expires"}
@@ -423,6 +424,9 @@ def _check_request(name: str, params: dict, request: web.Request, record) -> Non
         check_tagging_header(request.headers["x-amz-tagging"])
     if REDIRECT in request.headers and name in _STORES_CLASS:
         check_redirect_location(request.headers[REDIRECT])
+    check_encryption(request.headers)
+    if name in _STORES_CLASS and any(header in request.headers for header in _OBJECT_LOCK):
+        raise AwsError("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)  # (no bucket has one)
     if name in ("UploadPart", "UploadPartCopy"):
         check_part_number(params["PartNumber"])
     if name == "CompleteMultipartUpload" and not (params.get("MultipartUpload") or {}).get("Parts"):
