@@ -209,6 +209,30 @@ def test_objects_with_a_website_redirect_location(server, s3, buckets):
     assert code_of(caught.value) == "InvalidRedirectLocation"
 
 
+def test_website_routing_rules(server, s3, buckets):
+    site = buckets("routed")
+    s3.put_bucket_policy(Bucket=site, Policy=public_read_policy(site))
+    s3.put_object(Bucket=site, Key="index.html", Body=b"home", ContentType="text/html")
+    s3.put_object(Bucket=site, Key="docs/old/page.html", Body=b"stale", ContentType="text/html")
+    s3.put_bucket_website(Bucket=site, WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"},
+        "RoutingRules": [
+            {"Condition": {"KeyPrefixEquals": "docs/old/"}, "Redirect": {"ReplaceKeyPrefixWith": "docs/new/"}},
+            {"Condition": {"HttpErrorCodeReturnedEquals": "404"},
+             "Redirect": {"HostName": "fallback.example.com", "Protocol": "https", "HttpRedirectCode": "307",
+                          "ReplaceKeyWith": "missing.html"}}]})
+    status, _, headers = website_get(server, site, "/docs/old/page.html")  # before the object is read
+    assert status == 301 and headers["location"].endswith("/docs/new/page.html"), headers
+    assert headers["location"].startswith("http://") and f"{site}.s3-website" in headers["location"]
+    status, _, headers = website_get(server, site, "/nowhere.html")
+    assert (status, headers["location"]) == (307, "https://fallback.example.com/missing.html")
+    assert website_get(server, site, "/")[:2] == (200, b"home")  # no rule applies
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_website(Bucket=site, WebsiteConfiguration={
+            "IndexDocument": {"Suffix": "index.html"}, "RoutingRules": [{"Redirect": {"HttpRedirectCode": "200"}}]})
+    assert code_of(caught.value) == "InvalidArgument"
+
+
 def test_a_bucket_policy_reaching_past_its_bucket_is_refused(s3, buckets):
     bucket = buckets("scoped")
 

@@ -42,6 +42,10 @@ def check_lifecycle(config: dict) -> None:
 
 
 def check_website(config: dict) -> None:
+    for rule in config.get("RoutingRules") or []:
+        code = (rule.get("Redirect") or {}).get("HttpRedirectCode")
+        if code is not None and not (code.isdigit() and 300 < int(code) < 400):
+            raise _invalid(f"The provided HTTP redirect code ({code}) is not valid. Valid codes are 3XX except 300.")
     if config.get("RedirectAllRequestsTo"):
         return
     suffix = (config.get("IndexDocument") or {}).get("Suffix")

@@ -2,8 +2,9 @@
 
 Website endpoints are anonymous and read-only: an object is served only if the bucket policy lets anyone
 read it. `/` and `.../` get the index document; a missing key is answered with the error document (status
-404) or S3's HTML error page; `RedirectAllRequestsTo` redirects everything, an object stored with a website
-redirect location redirects to it (301). Bytes stream from the backend.
+404) or S3's HTML error page; `RedirectAllRequestsTo` redirects everything, `RoutingRules` what they match
+(routing_rules.py), an object stored with a website redirect location redirects to it (301). Bytes stream
+from the backend.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from runtime.api.http import HttpRequest
 from runtime.host.s3backend import Backend, BackendUnavailable
 from runtime.services.s3.records import find_bucket
 from runtime.services.s3.redirects import redirect_of
+from runtime.services.s3.routing_rules import redirect_for
 from runtime.state import Store
 
 WEBSITE_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3-website[.-][^:]+(?::\d+)?$")
@@ -61,11 +63,13 @@ class WebsiteServer:
             scheme = redirect.get("Protocol", request.scheme)
             raise web.HTTPMovedPermanently(f"{scheme}://{redirect['HostName']}{request.raw_path}")
         index = (config.get("IndexDocument") or {}).get("Suffix", "index.html")
-        key = unquote(request.raw_path.split("?", 1)[0]).lstrip("/")
-        if key == "" or key.endswith("/"):
-            key += index
+        asked = unquote(request.raw_path.split("?", 1)[0]).lstrip("/")
+        if (routed := self._route(config, asked, None, request)) is not None:
+            return routed
+        key = asked + index if asked == "" or asked.endswith("/") else asked
         if await self._denied(request, record.id, key, request_id):
-            return _html_error(403, "AccessDenied", "Access Denied", request_id)
+            return self._route(config, asked, "403", request) or _html_error(403, "AccessDenied", "Access Denied",
+                                                                             request_id)
         redirect = redirect_of(record, key)
         if redirect:
             raise web.HTTPMovedPermanently(redirect)
@@ -78,7 +82,18 @@ class WebsiteServer:
                 return await self._stream(request, reply, 200)
         finally:
             reply.release()
-        return await self._not_found(request, record, config, key, index, request_id)
+        return self._route(config, asked, "404", request) or await self._not_found(
+            request, record, config, key, index, request_id)
+
+    @staticmethod
+    def _route(config: dict, key: str, error: str | None, request: web.Request) -> web.Response | None:
+        """The redirect a routing rule makes of `key` failing with `error` (None: not failing), if one applies."""
+        found = redirect_for(config.get("RoutingRules") or [], key, error=error, scheme=request.scheme,
+                             host=request.host)
+        if found is None:
+            return None
+        status, location = found
+        return web.Response(status=status, headers={"Location": location})
 
     async def _denied(self, request: web.Request, bucket: str, key: str, request_id: str) -> bool:
         http = HttpRequest("GET", "/", "", request.headers)
