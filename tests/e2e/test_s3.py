@@ -730,6 +730,17 @@ def test_notification_configuration_validated(server, s3, bucket):
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:Nope"]}]})
     assert code_of(caught.value) == "InvalidArgument"
+    for unreachable, expected in (  # no SQS, SNS or EventBridge here: never stored as if delivered
+            ({"QueueConfigurations": [{"QueueArn": f"arn:aws:sqs:us-east-1:{server.account_id}:q",
+                                       "Events": ["s3:ObjectCreated:*"]}]}, "InvalidArgument"),
+            ({"TopicConfigurations": [{"TopicArn": f"arn:aws:sns:us-east-1:{server.account_id}:t",
+                                       "Events": ["s3:ObjectCreated:*"]}]}, "InvalidArgument"),
+            ({"EventBridgeConfiguration": {}}, "NotImplemented")):
+        with pytest.raises(ClientError) as caught:
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=unreachable)
+        assert code_of(caught.value) == expected
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"][0]["Id"] == \
+        "thumbs"
 
 
 def multipart_form(fields: dict, filename: str, content: bytes) -> tuple[bytes, str]:

@@ -1,8 +1,9 @@
 """S3 event notifications to Lambda: configuration checks and the durable hand-off of event records.
 
 Each matching configuration of a successful create or delete becomes one job on the store's
-`lambda.async` topic (the payload as JSON text, the shape the Lambda async worker consumes), written before the client's response is sent, so a crash loses no event; the
-Lambda async worker delivers it (and applies the function's resource policy).
+`lambda.async` topic (the payload as JSON text, the shape the Lambda async worker consumes), written before
+the client's response is sent, so a crash loses no event; the Lambda async worker delivers it (and applies
+the function's resource policy).
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ _PREFIXES = ("s3:ObjectCreated:", "s3:ObjectRemoved:", "s3:ObjectRestore:", "s3:
 
 
 def check_configuration(store: Store, account: str, config: dict) -> None:
-    """`InvalidArgument` for an unknown event name or a Lambda function that does not exist."""
+    """`InvalidArgument` for an unknown event name or a destination that does not exist: a Lambda function not
+    created, or any SQS queue or SNS topic (Terrarium has neither service, so no such destination exists).
+    EventBridge delivery is 501: there is no EventBridge to deliver to."""
+    if config.get("EventBridgeConfiguration") is not None:
+        raise AwsError("NotImplemented", "Terrarium's S3 does not deliver notifications to EventBridge.", 501,
+                       sender_fault=False)
+    for kind, field, what in (("QueueConfigurations", "QueueArn", "SQS queue"),
+                              ("TopicConfigurations", "TopicArn", "SNS topic")):
+        items = config.get(kind) or []
+        if items:
+            raise AwsError("InvalidArgument", "Unable to validate the following destination configurations", 400,
+                           ArgumentName=items[0].get(field, ""), ArgumentValue=f"The destination {what} does not exist")
     missing = []
     for item in config.get("LambdaFunctionConfigurations") or []:
         for event in item.get("Events") or []:
