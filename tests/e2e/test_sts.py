@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import botocore.auth
+import botocore.crt.auth
 import pytest
 from botocore.config import Config
 
@@ -196,8 +197,9 @@ def test_session_credentials_expire(clocked_server, monkeypatch):
     later = 901
     offset.write_text(str(later))  # the server lives 901 s later; so does this client's signing clock
     real_now = botocore.auth.get_current_datetime
-    monkeypatch.setattr(botocore.auth, "get_current_datetime",
-                        lambda *a, **k: real_now(*a, **k) + dt.timedelta(seconds=later))
+    for signers in (botocore.auth, botocore.crt.auth):  # botocore signs with the CRT's signers when awscrt is there
+        monkeypatch.setattr(signers, "get_current_datetime",
+                            lambda *a, **k: real_now(*a, **k) + dt.timedelta(seconds=later))
     assert server.client("sts").get_caller_identity()["Arn"] == account_root(server)  # the clock moved, not skew
     assert error_of(sts.get_caller_identity) == ("ExpiredToken", 403)
     assert error_of(iam.list_users) == ("ExpiredToken", 403)
