@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -44,6 +45,17 @@ def pid_with_argument(argument: str) -> int:
             except OSError:
                 continue
     raise LookupError(f"no process with {argument}")
+
+
+def website_get(server, bucket: str, path: str) -> tuple[int, bytes, dict]:
+    """(status, body, lower-cased headers) of a GET on the bucket's website endpoint, through curl."""
+    port = server.endpoint.rsplit(":", 1)[1]
+    done = subprocess.run(["curl", "-s", "-D", "-", "-H", f"Host: {bucket}.s3-website-us-east-1.localhost:{port}",
+                           f"http://127.0.0.1:{port}{path}"], capture_output=True, check=True, timeout=30)
+    head, _, body = done.stdout.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), body, headers
 
 
 def bucket_name(prefix: str = "b") -> str:

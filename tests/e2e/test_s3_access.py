@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.s3_helpers import anonymous_client, bucket_name, public_read_policy, raw
+from tests.e2e.s3_helpers import anonymous_client, bucket_name, public_read_policy, raw, website_get
 
 
 def code_of(error: ClientError) -> str:
@@ -152,16 +152,6 @@ def test_block_public_access(server, s3, buckets):
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
     s3.delete_public_access_block(Bucket=bucket)
     assert anonymous.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
-
-
-def website_get(server, bucket: str, path: str) -> tuple[int, bytes, dict]:
-    port = server.endpoint.rsplit(":", 1)[1]
-    done = subprocess.run(["curl", "-s", "-D", "-", "-H", f"Host: {bucket}.s3-website-us-east-1.localhost:{port}",
-                           f"http://127.0.0.1:{port}{path}"], capture_output=True, check=True, timeout=30)
-    head, _, body = done.stdout.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return int(lines[0].split()[1]), body, headers
 
 
 def test_static_website_hosting(server, s3, buckets):

@@ -15,7 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.s3_helpers import bucket_name, pid_with_argument, retry_unavailable as retry
+from tests.e2e.s3_helpers import (bucket_name, pid_with_argument, public_read_policy, retry_unavailable as retry,
+                                  website_get)
 from tests.server import start_server
 
 
@@ -114,7 +115,9 @@ def test_lifecycle_transitions_and_expirations(lifecycle_server):
     bucket = bucket_name()
     s3.create_bucket(Bucket=bucket)
     for key in ("archive/a.log", "tmp/b.log", "keep/c.log"):
-        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", WebsiteRedirectLocation=f"/{key}.moved")
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    s3.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket))
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
         {"ID": "archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"},
          "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
@@ -125,6 +128,8 @@ def test_lifecycle_transitions_and_expirations(lifecycle_server):
     expected = {"archive/a.log": "GLACIER", "keep/c.log": "STANDARD"}
     assert wait_for_listing(s3, bucket, expected) == expected
     assert s3.head_object(Bucket=bucket, Key="archive/a.log")["StorageClass"] == "GLACIER"
+    assert website_get(lifecycle_server, bucket, "/tmp/b.log")[0] == 404  # expired: its redirect went with it
+    assert website_get(lifecycle_server, bucket, "/keep/c.log")[0] == 301
 
 
 def test_lifecycle_rules_filtered_by_object_tags(lifecycle_server):

@@ -19,6 +19,7 @@ from runtime.services.s3.background import BackgroundPass
 from runtime.services.s3.buckets import revived
 from runtime.services.s3.folder_markers import note_markers
 from runtime.services.s3.records import BUCKET
+from runtime.services.s3.redirects import note_redirects
 
 DAY = 86400.0
 INTERVAL_ENV = "TERRARIUM_S3_LIFECYCLE_INTERVAL"
@@ -116,6 +117,7 @@ class LifecycleRunner(BackgroundPass):
             reply = await self.backend.request("DELETE", record.spec["backend"], key, [], {})
             reply.release()
         note_markers(self.store, record, deleted=expired)
+        note_redirects(self.store, record, dict.fromkeys(expired))
         if classes or expired:
             def update(spec: dict) -> dict:
                 current = dict(spec.get("storage_classes") or {})

@@ -33,6 +33,7 @@ from runtime.services.s3.folder_markers import check_no_marker_named, note_marke
 from runtime.services.s3.names import DEFAULT_CONTENT_TYPE, check_metadata_size, check_object_key
 from runtime.services.s3.notifications import enqueue_events
 from runtime.services.s3.records import get_bucket
+from runtime.services.s3.redirects import note_redirects
 from runtime.state import Store
 
 _IGNORED = {"x-amz-signature", "file", "policy", "awsaccesskeyid", "signature"}
@@ -174,6 +175,7 @@ class PostObjectHandler:
         finally:
             reply.release()
         note_markers(self.store, record, stored=[key])
+        note_redirects(self.store, record, {key: None})  # a form upload sets none; an earlier one goes
         enqueue_events(self.store, record, region=record.spec.get("region", "us-east-1"),
                        event_name="ObjectCreated:Post", principal_id=credential.principal.user_id,
                        source_ip=ctx.source_ip, request_id=request_id, objects=[(key, size, etag, None)])

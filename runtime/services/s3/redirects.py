@@ -2,8 +2,8 @@
 
 S3 keeps the location with the object, returns it on GET and HEAD, and its website endpoint answers a GET of
 the object with 301 to it. Terrarium keeps them in the bucket record (`website_redirects`: {key: location}),
-set by PutObject, CopyObject and CreateMultipartUpload (a later write of the key without one clears it) and
-dropped when the key is deleted, like `storage_classes`.
+set by PutObject, CopyObject and CreateMultipartUpload (a later write of the key without one, a form upload
+included, clears it) and dropped when the key is deleted or expired by a lifecycle rule.
 """
 
 from __future__ import annotations
