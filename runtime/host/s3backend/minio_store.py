@@ -24,10 +24,6 @@ class MinioSupervisor(StoreSupervisor):
     def __init__(self, directory: Path, *, binary: str | None = None) -> None:
         super().__init__(directory, binary or find_binary(
             "minio", "TERRARIUM_S3_BACKEND_KIND=minio needs a `minio` server binary on PATH"))
-        self._identity_env: dict[str, str] = {}
-
-    def _configure(self, identity: dict) -> None:
-        self._identity_env = {"MINIO_ROOT_USER": identity["accessKey"], "MINIO_ROOT_PASSWORD": identity["secretKey"]}
 
     def _endpoint(self, identity: dict) -> BackendEndpoint:
         return BackendEndpoint(f"http://127.0.0.1:{self.ports['api']}", identity["accessKey"], identity["secretKey"])
@@ -37,4 +33,5 @@ class MinioSupervisor(StoreSupervisor):
                 "--console-address", f"127.0.0.1:{self.ports['console']}"]
 
     def environment(self) -> dict[str, str]:
-        return {**os.environ, **self._identity_env, "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+        return {**os.environ, "MINIO_ROOT_USER": self.endpoint.access_key,
+                "MINIO_ROOT_PASSWORD": self.endpoint.secret_key, "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
