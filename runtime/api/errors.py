@@ -16,6 +16,8 @@ MISSING = "missing"
 INVALID = "invalid"        # wrong type, unreadable value
 CONSTRAINT = "constraint"  # out of range, too long/short, not in the enum
 UNKNOWN = "unknown"        # a parameter the model does not have (EC2 rejects these)
+# S3's message for a body it cannot read or that breaks its schema (MalformedXML)
+XML_SCHEMA_MESSAGE = "The XML you provided was not well-formed or did not validate against our published schema"
 
 
 @dataclass

@@ -22,7 +22,8 @@ from botocore.model import OperationModel, ServiceModel
 from runtime.api import specs
 from runtime.api.context import Credential, Principal, RequestContext
 from runtime.api.dispatch import BoundOperation, Dispatcher
-from runtime.api.errors import CONSTRAINT, INVALID, MISSING, UNKNOWN, WireError, internal_failure, not_implemented
+from runtime.api.errors import (CONSTRAINT, INVALID, MISSING, UNKNOWN, XML_SCHEMA_MESSAGE, WireError,
+                               internal_failure, not_implemented)
 from runtime.api.http import HttpRequest, HttpResponse
 from runtime.api.protocols.rest_xml import RestXmlProtocol
 from runtime.api.sigv4 import (MAX_SKEW_SECONDS, BytesSource, MalformedAuth, PayloadVerifier, Signature,
@@ -398,13 +399,12 @@ _S3_ENUM_ERRORS = {  # S3's own codes for a header enum a value misses, by the m
     "createBucketConfiguration.locationConstraint": (
         "InvalidLocationConstraint", "The specified location-constraint is not valid", "LocationConstraint"),
 }
-_S3_SCHEMA_MESSAGE = "The XML you provided was not well-formed or did not validate against our published schema"
 
 
 def _s3_wire_error(first: WireError) -> AwsError | None:
     """S3's answer to a request the model refuses, where it is not the generic InvalidArgument: S3 checks a
     configuration document against its schema, so a missing or out-of-range value inside one is MalformedXML."""
-    if first.message.startswith("The XML you provided"):
+    if first.message == XML_SCHEMA_MESSAGE:
         return AwsError("MalformedXML", first.message)
     found = _VIOLATION_AT.search(first.message)
     if first.kind not in (CONSTRAINT, MISSING) or found is None:
@@ -417,7 +417,7 @@ def _s3_wire_error(first: WireError) -> AwsError | None:
                         ArgumentName="Event", ArgumentValue=found.group(1) or "")
     _, _, inner = found.group(2).partition(".")
     if inner and not inner.partition(".")[0].isdigit():  # inside the body document (a top-level member
-        return AwsError("MalformedXML", _S3_SCHEMA_MESSAGE)  # that is a structure), not a header list
+        return AwsError("MalformedXML", XML_SCHEMA_MESSAGE)  # that is a structure), not a header list
     return None
 
 

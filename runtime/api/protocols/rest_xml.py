@@ -7,7 +7,7 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, fromstring, t
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from runtime.api.errors import INVALID, WireError
+from runtime.api.errors import INVALID, XML_SCHEMA_MESSAGE, WireError
 from runtime.api.http import HttpResponse
 from runtime.api.protocols.base import parse_scalar
 from runtime.api.protocols.query import XML_DECLARATION
@@ -72,8 +72,7 @@ class RestXmlProtocol(RestProtocol):
         try:
             return fromstring(body)
         except ParseError as exc:
-            raise WireError(INVALID, name, "The XML you provided was not well-formed or did not validate "
-                                           "against our published schema") from exc
+            raise WireError(INVALID, name, XML_SCHEMA_MESSAGE) from exc
 
     def _parse_payload(self, member: Shape, body: bytes, name: str):
         return read_xml(member, self._root(body, name), name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from runtime.api.errors import XML_SCHEMA_MESSAGE
 from runtime.errors import AwsError
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 stores for an object sent without one
@@ -60,8 +61,7 @@ def check_metadata_size(headers: dict[str, str]) -> None:
 
 
 def malformed_xml() -> AwsError:
-    return AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                                    "published schema", 400)
+    return AwsError("MalformedXML", XML_SCHEMA_MESSAGE, 400)
 
 
 def check_part_number(number: int) -> None:
